@@ -1,1 +1,198 @@
-//! RocksDB store (in progress).
+//! The RocksDB store: committed blocks, the transaction index with receipts,
+//! accounts, state-tree nodes, metadata and consensus safety data.
+//!
+//! Invariant: the store is always at a block boundary. Everything a committed
+//! block changes (block, height index, certificate, receipts, transaction
+//! index, accounts, tree nodes, tip) is written in one atomic, fsynced
+//! `WriteBatch`, so a crash at any instant leaves either the previous tip or
+//! the new one, never a mixture.
+
+mod commit;
+mod keys;
+mod read;
+mod tree;
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamilyDescriptor, Options, DB};
+
+use crate::error::DecodeError;
+use crate::hash::Hash;
+use crate::primitives::Height;
+use crate::state::StateError;
+
+pub use commit::Committed;
+pub use read::{Tip, TxLocation};
+
+/// Column families, one per kind of record.
+pub(crate) mod cf {
+    /// block hash -> block bytes
+    pub const BLOCKS: &str = "blocks";
+    /// height (u64 BE) -> block hash
+    pub const HEIGHTS: &str = "heights";
+    /// height (u64 BE) -> the QC certifying that block
+    pub const QCS: &str = "qcs";
+    /// height (u64 BE) -> receipts of the block (u32 count, then one byte each)
+    pub const RECEIPTS: &str = "receipts";
+    /// tx hash -> height (u64 LE) || index (u32 LE) || receipt
+    pub const TXS: &str = "txs";
+    /// address -> account bytes (latest state)
+    pub const ACCOUNTS: &str = "accounts";
+    /// borsh(NodeKey) -> borsh(Node)
+    pub const TREE_NODES: &str = "tree_nodes";
+    /// key hash || version (u64 BE) -> 0x00 (deleted) | 0x01 || value
+    pub const TREE_VALUES: &str = "tree_values";
+    /// fixed keys: tip, genesis
+    pub const META: &str = "meta";
+    /// consensus safety data, written and fsynced before votes leave the node
+    pub const SAFETY: &str = "safety";
+
+    pub const ALL: [&str; 10] = [
+        BLOCKS,
+        HEIGHTS,
+        QCS,
+        RECEIPTS,
+        TXS,
+        ACCOUNTS,
+        TREE_NODES,
+        TREE_VALUES,
+        META,
+        SAFETY,
+    ];
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB reported an error (disk full, permissions, corruption it detected).
+    #[error("database error: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// A stored record did not decode: the data directory is corrupt.
+    #[error("stored {what} is corrupt: {source}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// Why it did not decode.
+        source: DecodeError,
+    },
+    /// A record the store's invariants require is missing.
+    #[error("data directory is inconsistent: {0}")]
+    Inconsistent(String),
+    /// The store has no genesis yet.
+    #[error("data directory has no chain yet; initialise it from the genesis file first")]
+    NotInitialized,
+    /// The store holds a different chain.
+    #[error("data directory holds chain with genesis {found}, not {expected}; use another --home or reset it")]
+    GenesisMismatch {
+        /// The genesis being opened with.
+        expected: Hash,
+        /// The one stored.
+        found: Hash,
+    },
+    /// A block was committed out of order.
+    #[error("cannot commit block at height {got}: the store's tip is {tip}, so the next height is {}", .tip.0 + 1)]
+    NotNext {
+        /// The current tip.
+        tip: Height,
+        /// The offered height.
+        got: Height,
+    },
+    /// A block does not extend the tip.
+    #[error("block at height {height} has parent {parent}, but the tip is {tip}")]
+    WrongParent {
+        /// Its height.
+        height: Height,
+        /// Its parent hash.
+        parent: Hash,
+        /// The tip's hash.
+        tip: Hash,
+    },
+    /// The certificate is not for this block.
+    #[error("certificate is for block {qc}, not {block}")]
+    WrongCertificate {
+        /// The block.
+        block: Hash,
+        /// What the QC certifies.
+        qc: Hash,
+    },
+    /// The state tree failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The store was opened read-only.
+    #[error("store is open read-only")]
+    ReadOnly,
+}
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The node's durable storage.
+#[derive(Debug)]
+pub struct Store {
+    db: DB,
+    read_only: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let db = DB::open_cf_descriptors(&opts, path, descriptors())?;
+        Ok(Store {
+            db,
+            read_only: false,
+        })
+    }
+
+    /// Opens an existing store read-only (for audits; safe while no node writes).
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let opts = Options::default();
+        let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)?;
+        Ok(Store {
+            db,
+            read_only: true,
+        })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is opened with the store")
+    }
+
+    fn writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// Writes consensus safety data and fsyncs it before returning.
+    pub fn put_safety(&self, bytes: &[u8]) -> Result<()> {
+        self.writable()?;
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        self.db
+            .put_cf_opt(self.cf(cf::SAFETY), b"safety", bytes, &wo)?;
+        Ok(())
+    }
+
+    /// The last safety data written, if any.
+    pub fn safety(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf::SAFETY), b"safety")?)
+    }
+}
+
+fn descriptors() -> Vec<ColumnFamilyDescriptor> {
+    cf::ALL
+        .iter()
+        .map(|name| {
+            let mut o = Options::default();
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(*name, o)
+        })
+        .collect()
+}

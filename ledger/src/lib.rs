@@ -28,7 +28,7 @@ pub use error::{DecodeError, VerifyError};
 pub use hash::Hash;
 pub use primitives::{Address, Amount, ChainId, Height, Round};
 pub use types::account::{Account, Receipt, TxStatus};
-pub use types::block::{Block, BlockHeader, Proposal};
+pub use types::block::{Block, BlockHeader, CommitProof, Proposal};
 pub use types::cert::{Committee, QuorumCertificate, Timeout, TimeoutCertificate, Vote};
 pub use types::tx::{SignedTransaction, Transaction};
 pub use types::validator::{Validator, ValidatorSet};

@@ -190,3 +190,67 @@ fn replayed_transaction_is_indexed_once_and_changes_nothing() {
     );
     assert_eq!(store.accounts().unwrap(), before);
 }
+
+#[test]
+fn commit_proofs_are_stored_and_verified() {
+    use cairn_ledger::{CommitProof, Round};
+    let (_dir, store) = fresh();
+    let mut rng = rng();
+    let (b1, qc1) = next_block_with(&store, &mut rng, 2);
+    // The child of b1, proposed in the next round and carrying b1's QC.
+    let mut child = b1.header.clone();
+    child.height = Height(2);
+    child.round = b1.header.round.next();
+    child.parent_hash = b1.hash();
+    child.justify = qc1.clone();
+    let child_block = Block {
+        header: child.clone(),
+        txs: vec![],
+    };
+    let mut child = child_block.header.clone();
+    child.tx_count = 0;
+    child.tx_root = Block::compute_tx_root(&[]);
+    let child_block = Block {
+        header: child.clone(),
+        txs: vec![],
+    };
+    let proof = CommitProof {
+        child: child.clone(),
+        child_qc: qc_for(&child_block),
+    };
+    let (g, _) = genesis();
+    let committee = common::committee(g.hash());
+    proof
+        .verify(&b1.hash(), b1.header.round, &committee)
+        .unwrap();
+    // Not a 2-chain: the child skipped a round.
+    let mut gap = proof.clone();
+    gap.child.round = Round(b1.header.round.0 + 2);
+    gap.child_qc = qc_for(&Block {
+        header: gap.child.clone(),
+        txs: vec![],
+    });
+    assert!(gap.verify(&b1.hash(), b1.header.round, &committee).is_err());
+    // Not this block's child.
+    assert!(proof
+        .verify(&Hash::digest(b"other"), b1.header.round, &committee)
+        .is_err());
+    // A certificate for another block.
+    let mut wrong = proof.clone();
+    wrong.child_qc = qc1.clone();
+    assert!(wrong
+        .verify(&b1.hash(), b1.header.round, &committee)
+        .is_err());
+
+    assert_eq!(store.commit_proof_at_or_below(Height(5)).unwrap(), None);
+    store
+        .commit_block_with_proof(&b1, &qc1, Some(&proof))
+        .unwrap();
+    let (b2, qc2) = next_block_with(&store, &mut rng, 1);
+    store.commit_block(&b2, &qc2).unwrap();
+    assert_eq!(
+        store.commit_proof_at_or_below(Height(2)).unwrap(),
+        Some((Height(1), proof.clone()))
+    );
+    assert_eq!(store.commit_proof_at_or_below(Height(0)).unwrap(), None);
+}

@@ -9,7 +9,7 @@ use crate::hash::Hash;
 use crate::primitives::{Address, Height};
 use crate::state::StateTree;
 use crate::types::account::{Account, Receipt};
-use crate::types::block::Block;
+use crate::types::block::{Block, CommitProof};
 use crate::types::cert::QuorumCertificate;
 
 /// What committing a block produced.
@@ -75,6 +75,17 @@ impl Store {
     /// Executes `block` on top of the tip and writes everything it changes in
     /// one fsynced batch. `qc` must certify `block` (the caller verified it).
     pub fn commit_block(&self, block: &Block, qc: &QuorumCertificate) -> Result<Committed> {
+        self.commit_block_with_proof(block, qc, None)
+    }
+
+    /// Like [`Store::commit_block`], also storing a proof that `block` is
+    /// committed (the caller verified it), so peers can sync up to it.
+    pub fn commit_block_with_proof(
+        &self,
+        block: &Block,
+        qc: &QuorumCertificate,
+        proof: Option<&CommitProof>,
+    ) -> Result<Committed> {
         self.writable()?;
         let tip = self.tip()?.ok_or(StoreError::NotInitialized)?;
         let height = block.header.height;
@@ -110,6 +121,13 @@ impl Store {
         }
         self.batch_txs(&mut wb, block, &receipts)?;
         self.batch_block(&mut wb, block, qc, &receipts, state_root);
+        if let Some(p) = proof {
+            wb.put_cf(
+                self.cf(cf::COMMIT_PROOFS),
+                keys::height(height),
+                p.to_bytes(),
+            );
+        }
         self.write_synced(wb)?;
         Ok(Committed {
             height,

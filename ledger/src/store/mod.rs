@@ -46,8 +46,10 @@ pub(crate) mod cf {
     pub const META: &str = "meta";
     /// consensus safety data, written and fsynced before votes leave the node
     pub const SAFETY: &str = "safety";
+    /// height (u64 BE) -> commit proof (child header || child QC) of that block
+    pub const COMMIT_PROOFS: &str = "commit_proofs";
 
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         BLOCKS,
         HEIGHTS,
         QCS,
@@ -58,6 +60,7 @@ pub(crate) mod cf {
         TREE_VALUES,
         META,
         SAFETY,
+        COMMIT_PROOFS,
     ];
 }
 

@@ -6,7 +6,7 @@ use crate::hash::Hash;
 use crate::primitives::{Address, Height};
 use crate::state::{AccountProof, StateTree};
 use crate::types::account::{Account, Receipt};
-use crate::types::block::Block;
+use crate::types::block::{Block, CommitProof};
 use crate::types::cert::QuorumCertificate;
 
 /// The last committed block.
@@ -150,6 +150,29 @@ impl Store {
             index,
             receipt,
         }))
+    }
+
+    /// The highest committed height at or below `height` that has a stored
+    /// commit proof, with the proof.
+    pub fn commit_proof_at_or_below(
+        &self,
+        height: Height,
+    ) -> Result<Option<(Height, CommitProof)>> {
+        let mut it = self.db.raw_iterator_cf(self.cf(cf::COMMIT_PROOFS));
+        it.seek_for_prev(keys::height(height));
+        if !it.valid() {
+            it.status()?;
+            return Ok(None);
+        }
+        let (Some(k), Some(v)) = (it.key(), it.value()) else {
+            return Ok(None);
+        };
+        let h = Height(u64::from_be_bytes(k.try_into().map_err(|_| {
+            StoreError::Inconsistent(format!("commit proof key is {} bytes, not 8", k.len()))
+        })?));
+        let proof =
+            CommitProof::from_bytes(v).map_err(corrupt(format!("commit proof at height {h}")))?;
+        Ok(Some((h, proof)))
     }
 
     /// The latest committed state of an account (`None` if it never existed).

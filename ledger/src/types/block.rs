@@ -271,3 +271,65 @@ impl Decode for Proposal {
         Ok(Proposal { block, signature })
     }
 }
+
+/// Proof that a block is committed under the 2-chain rule: its child (a
+/// block whose `justify` certifies it, proposed in the very next round) and a
+/// quorum certificate for that child. A certificate alone does not prove a
+/// block committed — a certified block can still be abandoned — so block sync
+/// accepts blocks from peers only up to a block with such a proof; its
+/// ancestors are then committed too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitProof {
+    /// The child's header.
+    pub child: BlockHeader,
+    /// A QC for the child.
+    pub child_qc: QuorumCertificate,
+}
+
+impl CommitProof {
+    /// Checks that this proves `block` (hash and round) committed.
+    pub fn verify(
+        &self,
+        block_hash: &Hash,
+        block_round: Round,
+        committee: &Committee,
+    ) -> Result<(), VerifyError> {
+        let c = &self.child;
+        if c.parent_hash != *block_hash || c.justify.block_hash != *block_hash {
+            return Err(VerifyError::Malformed(
+                "commit proof's child does not extend the block",
+            ));
+        }
+        if c.justify.round != block_round || c.round != block_round.next() {
+            return Err(VerifyError::Malformed(
+                "commit proof's child is not from the next round (no 2-chain)",
+            ));
+        }
+        if self.child_qc.block_hash != c.hash()
+            || self.child_qc.round != c.round
+            || self.child_qc.height != c.height
+        {
+            return Err(VerifyError::Malformed(
+                "commit proof's certificate is not for its child",
+            ));
+        }
+        c.justify.verify(committee)?;
+        self.child_qc.verify(committee)
+    }
+}
+
+impl Encode for CommitProof {
+    fn encode_to(&self, w: &mut Writer) {
+        self.child.encode_to(w);
+        self.child_qc.encode_to(w);
+    }
+}
+
+impl Decode for CommitProof {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(CommitProof {
+            child: BlockHeader::decode_from(r)?,
+            child_qc: QuorumCertificate::decode_from(r)?,
+        })
+    }
+}

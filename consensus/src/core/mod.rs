@@ -1,0 +1,236 @@
+//! The consensus core: one struct, one entry point ([`Consensus::handle`]).
+//!
+//! Handlers are split by what they react to: `proposal.rs` (proposals,
+//! payloads, validation verdicts, our vote), `certs.rs` (QCs, TCs, commits,
+//! fetching ancestors), `timeout.rs` (timers, timeouts, votes to aggregate).
+//! Every handler verifies peer data before it changes any state.
+
+mod certs;
+mod proposal;
+mod timeout;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cairn_ledger::{
+    Block, BlockHeader, Encode, Hash, QuorumCertificate, Round, Signature, VerifyError,
+};
+
+use crate::block_tree::BlockTree;
+use crate::config::Config;
+use crate::input::Input;
+use crate::message::Message;
+use crate::output::{Output, PayloadRequest};
+use crate::pacemaker::Pacemaker;
+use crate::safety::{self, SafetyData};
+use crate::votes::{TimeoutCollector, VoteCollector};
+
+/// Verified-QC cache size; cleared wholesale when full.
+const QC_CACHE: usize = 1024;
+
+/// A 2-chain HotStuff replica as a pure state machine.
+#[derive(Debug)]
+pub struct Consensus {
+    config: Config,
+    /// Our validator index, if we hold a validator key.
+    me: Option<u16>,
+    safety: SafetyData,
+    pacemaker: Pacemaker,
+    tree: BlockTree,
+    votes: VoteCollector,
+    timeouts: TimeoutCollector,
+    /// Proposals seen per round (at most two: the first and one equivocation).
+    proposals: BTreeMap<Round, Vec<(Hash, BlockHeader, Signature)>>,
+    /// Blocks handed to the application and not yet judged.
+    awaiting_validation: BTreeSet<Hash>,
+    /// The payload we asked for, if any.
+    awaiting_payload: Option<PayloadRequest>,
+    /// Proposals whose ancestors are being fetched.
+    pending: Vec<cairn_ledger::Proposal>,
+    /// Fetched certified blocks that do not yet connect to the tree.
+    orphans: BTreeMap<Hash, Block>,
+    /// Blocks requested from peers, with the validator to ask.
+    wanted: BTreeMap<Hash, u16>,
+    txs_available: bool,
+    verified_qcs: BTreeSet<Hash>,
+}
+
+impl Consensus {
+    /// A core at genesis. Send [`Input::Start`] first.
+    pub fn new(config: Config, genesis: Block) -> Consensus {
+        let safety = SafetyData::genesis(genesis.hash());
+        let cert = QuorumCertificate::genesis(genesis.hash());
+        Consensus::restore(config, safety, genesis, cert)
+    }
+
+    /// A core restarting from persisted safety data and the highest committed
+    /// block with its certificate. Send [`Input::Start`] first.
+    pub fn restore(
+        config: Config,
+        mut safety: SafetyData,
+        committed: Block,
+        committed_cert: QuorumCertificate,
+    ) -> Consensus {
+        let me = config
+            .key
+            .as_ref()
+            .and_then(|k| config.committee.validators.index_of(&k.address()));
+        safety::observe_qc(&mut safety, &committed_cert);
+        let round = [
+            safety.high_qc.round.next(),
+            safety.last_voted_round,
+            safety.highest_timeout_round(),
+            committed.header.round.next(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(Round(1));
+        let pacemaker = Pacemaker::new(round, config.base_timeout_ms, config.max_timeout_ms);
+        let mut tree = BlockTree::new(committed);
+        tree.record_cert(&committed_cert);
+        Consensus {
+            config,
+            me,
+            safety,
+            pacemaker,
+            tree,
+            votes: VoteCollector::default(),
+            timeouts: TimeoutCollector::default(),
+            proposals: BTreeMap::new(),
+            awaiting_validation: BTreeSet::new(),
+            awaiting_payload: None,
+            pending: Vec::new(),
+            orphans: BTreeMap::new(),
+            wanted: BTreeMap::new(),
+            txs_available: false,
+            verified_qcs: BTreeSet::new(),
+        }
+    }
+
+    /// Handles one input and returns what the node must do, in order.
+    pub fn handle(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Start => self.on_start(&mut out),
+            Input::Message(Message::Proposal(p)) => self.on_proposal(p, &mut out),
+            Input::Message(Message::Vote(v)) => self.on_vote(v, &mut out),
+            Input::Message(Message::Timeout(t)) => self.on_timeout(t, &mut out),
+            Input::Timer { round } => self.on_timer(round, &mut out),
+            Input::Payload(block) => self.on_payload(block, &mut out),
+            Input::BlockValidated { hash, valid } => self.on_validated(hash, valid, &mut out),
+            Input::FetchedBlock(block) => self.on_fetched(block, &mut out),
+            Input::TxsAvailable(available) => self.on_txs_available(available, &mut out),
+        }
+        out
+    }
+
+    /// The current round.
+    pub fn round(&self) -> Round {
+        self.pacemaker.round()
+    }
+
+    /// The highest committed block.
+    pub fn committed(&self) -> &Block {
+        self.tree.root()
+    }
+
+    /// The safety data as last updated (what was last persisted, or newer QC).
+    pub fn safety_data(&self) -> &SafetyData {
+        &self.safety
+    }
+
+    /// The highest QC seen.
+    pub fn high_qc(&self) -> &QuorumCertificate {
+        &self.safety.high_qc
+    }
+
+    /// A block the core holds (uncommitted or the committed root), to serve fetches.
+    pub fn block(&self, hash: &Hash) -> Option<&Block> {
+        self.tree.block(hash)
+    }
+
+    /// Our validator index, if any.
+    pub fn validator_index(&self) -> Option<u16> {
+        self.me
+    }
+
+    fn on_start(&mut self, out: &mut Vec<Output>) {
+        let qc = self.safety.high_qc.clone();
+        if !self.tree.contains(&qc.block_hash) && qc.height > self.tree.committed_height() {
+            let hint = self.leader(qc.round);
+            self.fetch(qc.block_hash, hint, out);
+        }
+        self.arm_timer(out);
+        self.try_propose(out);
+    }
+
+    fn on_txs_available(&mut self, available: bool, out: &mut Vec<Output>) {
+        let was_idle = self.is_idle();
+        self.txs_available = available;
+        if was_idle && !self.is_idle() {
+            // Idle rule: new transactions restart proposals within one round.
+            self.arm_timer(out);
+            self.try_propose(out);
+        }
+    }
+
+    /// Enters `round` (already set in the pacemaker): forget old rounds, arm the
+    /// timer, and propose if we lead it.
+    fn entered_round(&mut self, out: &mut Vec<Output>) {
+        let round = self.pacemaker.round();
+        let keep = Round(round.0.saturating_sub(1));
+        self.votes.prune_below(keep);
+        self.timeouts.prune_below(keep);
+        self.proposals = self.proposals.split_off(&keep);
+        self.awaiting_payload = None;
+        self.arm_timer(out);
+        self.try_propose(out);
+    }
+
+    fn arm_timer(&self, out: &mut Vec<Output>) {
+        if !self.is_idle() {
+            out.push(Output::ScheduleTimeout {
+                round: self.pacemaker.round(),
+                after_ms: self.pacemaker.timeout_ms(),
+            });
+        }
+    }
+
+    /// Idle rule: no transactions waiting and the chain we would extend (our
+    /// high QC's block, or this round's proposal) has every transaction
+    /// committed with its state root certified.
+    fn is_idle(&self) -> bool {
+        if self.txs_available {
+            return false;
+        }
+        if self.tree.is_idle_tip(&self.safety.high_qc.block_hash) {
+            return true;
+        }
+        self.proposals
+            .get(&self.pacemaker.round())
+            .is_some_and(|ps| ps.iter().any(|(h, _, _)| self.tree.is_idle_tip(h)))
+    }
+
+    fn leader(&self, round: Round) -> u16 {
+        self.config.committee.validators.leader(round)
+    }
+
+    /// Verifies a QC, remembering ones already verified (they recur in every
+    /// proposal and timeout).
+    fn verify_qc(&mut self, qc: &QuorumCertificate) -> Result<(), VerifyError> {
+        let key = Hash::digest(&qc.to_bytes());
+        if self.verified_qcs.contains(&key) {
+            return Ok(());
+        }
+        qc.verify(&self.config.committee)?;
+        if self.verified_qcs.len() >= QC_CACHE {
+            self.verified_qcs.clear();
+        }
+        self.verified_qcs.insert(key);
+        Ok(())
+    }
+}
+
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,174 @@
+//! Timers, timeouts and votes: local timeouts with back-off and retransmission,
+//! aggregating peers' timeouts into TCs and votes into QCs.
+
+use cairn_ledger::types::cert::timeout_signing_bytes;
+use cairn_ledger::{Round, Timeout, Vote};
+
+use super::Consensus;
+use crate::error::ConsensusError;
+use crate::output::Output;
+use crate::safety::{self, TimeoutDecision};
+
+impl Consensus {
+    pub(super) fn on_timer(&mut self, round: Round, out: &mut Vec<Output>) {
+        if round != self.pacemaker.round() || self.is_idle() {
+            return; // stale timer, or idle rule: nothing to time out of
+        }
+        self.local_timeout(out);
+        self.refetch(out);
+        if round == self.pacemaker.round() {
+            // Still here: retransmit on the next expiry.
+            self.arm_timer(out);
+        }
+    }
+
+    /// Times out of the current round (or re-sends the timeout already signed).
+    fn local_timeout(&mut self, out: &mut Vec<Output>) {
+        let (Some(me), Some(key)) = (self.me, self.config.key.clone()) else {
+            return;
+        };
+        let round = self.pacemaker.round();
+        match safety::decide_timeout(&mut self.safety, &self.config, &key, me, round) {
+            TimeoutDecision::New(t) => {
+                out.push(Output::Persist(self.safety.clone()));
+                out.push(Output::Broadcast(crate::Message::Timeout(t.clone())));
+                self.add_timeout(t, out);
+            }
+            TimeoutDecision::Resend(t) => {
+                out.push(Output::Broadcast(crate::Message::Timeout(t)));
+            }
+            TimeoutDecision::Refuse => {}
+        }
+    }
+
+    pub(super) fn on_timeout(&mut self, t: Timeout, out: &mut Vec<Output>) {
+        let current = self.pacemaker.round();
+        if t.round.0 > current.0.saturating_add(self.config.max_rounds_ahead) {
+            out.push(Output::Rejected(ConsensusError::TooFarAhead {
+                round: t.round,
+                current,
+                max_ahead: self.config.max_rounds_ahead,
+            }));
+            return;
+        }
+        if let Err(e) = self.verify_timeout(&t) {
+            out.push(Output::Rejected(e));
+            return;
+        }
+        let high_qc = t.high_qc.clone();
+        self.process_qc(&high_qc, out);
+        self.resend_proposal(&t, out);
+        if t.round < self.pacemaker.round() {
+            return; // stale; its QC was the useful part
+        }
+        let round = t.round;
+        self.add_timeout(t, out);
+        // Join a round that more than 1/3 of the power has given up on: at
+        // least one honest validator timed out, so waiting longer is futile.
+        let vals = &self.config.committee.validators;
+        if round == self.pacemaker.round()
+            && self.safety.highest_timeout_round() < round
+            && self.timeouts.power(round, vals) >= vals.validity_power()
+        {
+            self.local_timeout(out);
+        }
+    }
+
+    /// A validator timing out of a round we led, while we hold our proposal
+    /// for it, probably lost the proposal: send it again so it can catch up
+    /// (otherwise an idle chain would leave it timing out alone forever).
+    fn resend_proposal(&self, t: &Timeout, out: &mut Vec<Output>) {
+        if t.round > self.pacemaker.round()
+            || self.me != Some(self.leader(t.round))
+            || Some(t.signer) == self.me
+        {
+            return;
+        }
+        let Some((hash, _, signature)) = self.proposals.get(&t.round).and_then(|v| v.first())
+        else {
+            return;
+        };
+        if let Some(block) = self.tree.block(hash) {
+            out.push(Output::SendProposal {
+                to: t.signer,
+                proposal: cairn_ledger::Proposal {
+                    block: block.clone(),
+                    signature: *signature,
+                },
+            });
+        }
+    }
+
+    fn verify_timeout(&mut self, t: &Timeout) -> crate::Result<()> {
+        let invalid = |what| move |source| ConsensusError::Invalid { what, source };
+        if t.high_qc.round >= t.round {
+            return Err(ConsensusError::Malformed {
+                what: "timeout",
+                reason: "its high QC is not from an earlier round",
+            });
+        }
+        let committee = &self.config.committee;
+        let signer = committee.validators.get(t.signer).ok_or(ConsensusError::Invalid {
+            what: "timeout signer",
+            source: cairn_ledger::VerifyError::UnknownSigner {
+                index: t.signer,
+                count: committee.validators.len(),
+            },
+        })?;
+        let msg = timeout_signing_bytes(&committee.chain_id, t.round, t.high_qc.round);
+        cairn_ledger::crypto::verify(&signer.address, &msg, &t.signature)
+            .map_err(invalid("timeout signature"))?;
+        self.verify_qc(&t.high_qc).map_err(invalid("timeout's high QC"))
+    }
+
+    fn add_timeout(&mut self, t: Timeout, out: &mut Vec<Output>) {
+        let added = self.timeouts.add(t, &self.config.committee.validators);
+        if let Some(e) = added.evidence {
+            out.push(Output::Equivocation(e));
+        }
+        if let Some(tc) = added.cert {
+            self.process_tc(&tc, out);
+        }
+    }
+
+    pub(super) fn on_vote(&mut self, vote: Vote, out: &mut Vec<Output>) {
+        let current = self.pacemaker.round();
+        if vote.round.0 > current.0.saturating_add(self.config.max_rounds_ahead) {
+            out.push(Output::Rejected(ConsensusError::TooFarAhead {
+                round: vote.round,
+                current,
+                max_ahead: self.config.max_rounds_ahead,
+            }));
+            return;
+        }
+        if vote.round.next() < current {
+            return; // stale: that round is over
+        }
+        if self.me != Some(self.leader(vote.round.next())) {
+            out.push(Output::Rejected(ConsensusError::NotNextLeader {
+                round: vote.round,
+                next: vote.round.next(),
+            }));
+            return;
+        }
+        if let Err(source) = vote.verify(&self.config.committee) {
+            out.push(Output::Rejected(ConsensusError::Invalid {
+                what: "vote",
+                source,
+            }));
+            return;
+        }
+        self.add_vote(vote, out);
+    }
+
+    /// Counts a verified vote; a quorum forms a QC that moves us to the next round.
+    pub(super) fn add_vote(&mut self, vote: Vote, out: &mut Vec<Output>) {
+        let added = self.votes.add(vote, &self.config.committee.validators);
+        if let Some(e) = added.evidence {
+            out.push(Output::Equivocation(e));
+        }
+        if let Some(qc) = added.cert {
+            self.process_qc(&qc, out);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Vote and timeout aggregation into certificates, with equivocation detection.
+//!
+//! Callers verify each message before adding it. Collections are keyed by
+//! round and pruned as the round advances; callers bound the rounds they accept.
+
+use std::collections::BTreeMap;
+
+use cairn_ledger::{
+    Hash, QuorumCertificate, Round, Signature, Timeout, TimeoutCertificate, ValidatorSet, Vote,
+};
+
+use crate::output::Evidence;
+
+/// What adding a vote or timeout produced.
+#[derive(Debug)]
+pub struct Added<C> {
+    /// The certificate, the first time a quorum is reached.
+    pub cert: Option<C>,
+    /// Proof the signer equivocated.
+    pub evidence: Option<Evidence>,
+}
+
+impl<C> Default for Added<C> {
+    fn default() -> Self {
+        Added {
+            cert: None,
+            evidence: None,
+        }
+    }
+}
+
+/// Votes per round, for the rounds whose next leader we are.
+#[derive(Clone, Debug, Default)]
+pub struct VoteCollector {
+    /// First vote per (round, signer).
+    first: BTreeMap<(Round, u16), Vote>,
+    /// Signatures per round and block.
+    tallies: BTreeMap<Round, BTreeMap<Hash, BTreeMap<u16, Signature>>>,
+    /// Rounds that already produced a QC.
+    done: BTreeMap<Round, Hash>,
+}
+
+impl VoteCollector {
+    /// Adds a verified vote. A second, different vote from the same signer in
+    /// a round is evidence and is not counted.
+    pub fn add(&mut self, vote: Vote, vals: &ValidatorSet) -> Added<QuorumCertificate> {
+        let key = (vote.round, vote.signer);
+        if let Some(first) = self.first.get(&key) {
+            let evidence = (first.block_hash != vote.block_hash).then(|| Evidence::Votes {
+                first: first.clone(),
+                second: vote,
+            });
+            return Added {
+                cert: None,
+                evidence,
+            };
+        }
+        self.first.insert(key, vote.clone());
+        if self.done.contains_key(&vote.round) {
+            return Added::default();
+        }
+        let signers = self
+            .tallies
+            .entry(vote.round)
+            .or_default()
+            .entry(vote.block_hash)
+            .or_default();
+        signers.insert(vote.signer, vote.signature);
+        let power: u64 = signers
+            .keys()
+            .filter_map(|i| vals.get(*i).map(|v| v.power))
+            .sum();
+        if power < vals.quorum_power() {
+            return Added::default();
+        }
+        let qc = QuorumCertificate {
+            block_hash: vote.block_hash,
+            height: vote.height,
+            round: vote.round,
+            signatures: signers.iter().map(|(i, s)| (*i, *s)).collect(),
+        };
+        self.done.insert(vote.round, vote.block_hash);
+        self.tallies.remove(&vote.round);
+        Added {
+            cert: Some(qc),
+            evidence: None,
+        }
+    }
+
+    /// Forgets rounds below `round`.
+    pub fn prune_below(&mut self, round: Round) {
+        self.first = self.first.split_off(&(round, 0));
+        self.tallies = self.tallies.split_off(&round);
+        self.done = self.done.split_off(&round);
+    }
+}
+
+/// Timeouts per round.
+#[derive(Clone, Debug, Default)]
+pub struct TimeoutCollector {
+    by_round: BTreeMap<Round, BTreeMap<u16, Timeout>>,
+    done: BTreeMap<Round, ()>,
+}
+
+impl TimeoutCollector {
+    /// Adds a verified timeout; a second one from a signer naming another
+    /// high-QC round is evidence.
+    pub fn add(&mut self, timeout: Timeout, vals: &ValidatorSet) -> Added<TimeoutCertificate> {
+        let round = timeout.round;
+        let signers = self.by_round.entry(round).or_default();
+        if let Some(first) = signers.get(&timeout.signer) {
+            let evidence = (first.high_qc.round != timeout.high_qc.round).then(|| {
+                Evidence::Timeouts {
+                    first: Box::new(first.clone()),
+                    second: Box::new(timeout),
+                }
+            });
+            return Added {
+                cert: None,
+                evidence,
+            };
+        }
+        signers.insert(timeout.signer, timeout);
+        let power: u64 = signers
+            .keys()
+            .filter_map(|i| vals.get(*i).map(|v| v.power))
+            .sum();
+        if self.done.contains_key(&round) || power < vals.quorum_power() {
+            return Added::default();
+        }
+        self.done.insert(round, ());
+        let tc = TimeoutCertificate {
+            round,
+            signatures: signers
+                .iter()
+                .map(|(i, t)| (*i, t.high_qc.round, t.signature))
+                .collect(),
+        };
+        Added {
+            cert: Some(tc),
+            evidence: None,
+        }
+    }
+
+    /// Voting power that has timed out of `round`.
+    pub fn power(&self, round: Round, vals: &ValidatorSet) -> u64 {
+        self.by_round.get(&round).map_or(0, |s| {
+            s.keys()
+                .filter_map(|i| vals.get(*i).map(|v| v.power))
+                .sum()
+        })
+    }
+
+    /// Forgets rounds below `round`.
+    pub fn prune_below(&mut self, round: Round) {
+        self.by_round = self.by_round.split_off(&round);
+        self.done = self.done.split_off(&round);
+    }
+}

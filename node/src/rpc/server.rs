@@ -1,0 +1,274 @@
+//! The `CairnApiServer` implementation and the server's start-up.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cairn_ledger::store::StoreError;
+use cairn_ledger::{Address, Hash, Height};
+use cairn_rpc::{
+    AccountInfo, BlockId, BlockView, CairnApiServer, ErrorCode, GenesisInfo, HealthInfo,
+    StatusInfo, SubmitOutcome, TransactionInfo, TransactionProof, ValidatorInfo, ValidatorsInfo,
+};
+use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
+use jsonrpsee::server::middleware::http::ProxyGetRequestLayer;
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
+use jsonrpsee::server::{
+    BatchRequestConfig, PendingSubscriptionSink, Server, ServerConfig, ServerHandle,
+};
+use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::errors::{item, parse_32, parse_hash, parse_hex, rejection};
+use super::params::ParamCount;
+use super::{query, subscribe, RpcConfig, RpcContext};
+use crate::mempool::MempoolError;
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcStartError {
+    /// A setting is out of range.
+    #[error("invalid RPC configuration: {0}")]
+    Config(String),
+    /// The store could not be read, or holds no chain.
+    #[error("cannot serve RPC: {0}")]
+    Store(#[from] StoreError),
+    /// The genesis file does not describe a valid validator set.
+    #[error("cannot serve RPC: {0}")]
+    Genesis(String),
+    /// The address could not be bound.
+    #[error("cannot listen for RPC on {addr}: {source}; pick another rpc.listen_addr or stop what uses it")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The API's implementation: the context plus what is fixed at start.
+struct CairnRpc {
+    ctx: RpcContext,
+    config: RpcConfig,
+    genesis_hash: Hash,
+    validators: ValidatorsInfo,
+    genesis_json: serde_json::Value,
+    tip: watch::Receiver<Height>,
+}
+
+/// Starts the JSON-RPC server (HTTP and WebSocket on `config.listen_addr`,
+/// plus `GET /health`). Returns the bound address (useful with port 0) and
+/// the handle that stops it.
+pub async fn start(
+    config: RpcConfig,
+    ctx: RpcContext,
+) -> Result<(SocketAddr, ServerHandle), RpcStartError> {
+    config.validate().map_err(RpcStartError::Config)?;
+    let genesis_hash = ctx
+        .store
+        .genesis_hash()?
+        .ok_or(StoreError::NotInitialized)?;
+    let set = ctx
+        .genesis
+        .validator_set()
+        .map_err(|e| RpcStartError::Genesis(e.to_string()))?;
+    let validators = ValidatorsInfo {
+        total_power: set.total_power(),
+        quorum_power: set.quorum_power(),
+        validators: ctx
+            .genesis
+            .validators
+            .iter()
+            .enumerate()
+            .map(|(i, v)| ValidatorInfo {
+                index: i as u16,
+                name: v.name.clone(),
+                address: v.address,
+                power: v.power,
+            })
+            .collect(),
+    };
+    let genesis_json =
+        serde_json::to_value(&*ctx.genesis).map_err(|e| RpcStartError::Genesis(e.to_string()))?;
+
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(config.max_request_body_bytes)
+        .max_response_body_size(config.max_response_body_bytes)
+        .max_connections(config.max_connections)
+        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .build();
+    let health = ProxyGetRequestLayer::new([("/health", "cairn_health")])
+        .map_err(|e| RpcStartError::Config(e.to_string()))?;
+    let server = Server::builder()
+        .set_config(server_config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(health))
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(ParamCount::new))
+        .build(config.listen_addr)
+        .await
+        .map_err(|source| RpcStartError::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
+    let addr = server.local_addr().map_err(|source| RpcStartError::Bind {
+        addr: config.listen_addr,
+        source,
+    })?;
+
+    let start_height = ctx.store.tip()?.map_or(Height(0), |t| t.height);
+    let (tip_tx, tip_rx) = watch::channel(start_height);
+    let api = CairnRpc {
+        ctx: ctx.clone(),
+        config: config.clone(),
+        genesis_hash,
+        validators,
+        genesis_json,
+        tip: tip_rx,
+    };
+    let handle = server.start(api.into_rpc());
+    subscribe::follow_tip(
+        ctx.store.clone(),
+        Duration::from_millis(config.poll_interval_ms),
+        handle.clone(),
+        tip_tx,
+    );
+    tracing::info!(%addr, "JSON-RPC server listening (HTTP and WebSocket)");
+    Ok((addr, handle))
+}
+
+fn parse_address(s: &str) -> RpcResult<Address> {
+    parse_32(s, "address").map(Address)
+}
+
+impl CairnRpc {
+    /// Hex-decodes a raw transaction, refusing oversized input before decoding it.
+    fn raw_bytes(&self, raw: &str) -> RpcResult<Vec<u8>> {
+        let max = self.ctx.mempool.config().max_tx_bytes;
+        let digits = raw.len().saturating_sub(2);
+        if digits > 2 * max + 1 {
+            return Err(rejection(&MempoolError::TooLarge {
+                len: digits / 2,
+                max,
+            }));
+        }
+        parse_hex(raw, "raw transaction")
+    }
+
+    async fn submit(&self, raws: Vec<String>) -> Vec<Result<Hash, ErrorObjectOwned>> {
+        let mut out: Vec<Option<Result<Hash, ErrorObjectOwned>>> = Vec::with_capacity(raws.len());
+        let mut bytes = Vec::with_capacity(raws.len());
+        let mut positions = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.iter().enumerate() {
+            match self.raw_bytes(raw) {
+                Ok(b) => {
+                    out.push(None);
+                    bytes.push(b);
+                    positions.push(i);
+                }
+                Err(e) => out.push(Some(Err(e))),
+            }
+        }
+        let results = self.ctx.mempool.submit(bytes, &*self.ctx.store).await;
+        for (i, r) in positions.into_iter().zip(results) {
+            out[i] = Some(r.map_err(|e| rejection(&e)));
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(ErrorCode::Internal.error("submission lost", json!({}))))
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl CairnApiServer for CairnRpc {
+    async fn submit_transaction(&self, raw: String) -> RpcResult<Hash> {
+        self.submit(vec![raw]).await.remove(0)
+    }
+
+    async fn submit_transactions(&self, raws: Vec<String>) -> RpcResult<Vec<SubmitOutcome>> {
+        let max = self.config.max_submit_batch as usize;
+        if raws.len() > max {
+            return Err(ErrorCode::TooManyItems.error(
+                format!("submitTransactions got {} transactions, above this node's limit of {max}; split them into smaller calls", raws.len()),
+                json!({ "items": raws.len(), "max": max }),
+            ));
+        }
+        Ok(self
+            .submit(raws)
+            .await
+            .into_iter()
+            .map(|r| match r {
+                Ok(hash) => SubmitOutcome {
+                    hash: Some(hash),
+                    error: None,
+                },
+                Err(e) => SubmitOutcome {
+                    hash: None,
+                    error: Some(item(e)),
+                },
+            })
+            .collect())
+    }
+
+    async fn get_transaction(&self, hash: String) -> RpcResult<TransactionInfo> {
+        let hash = parse_hash(&hash, "hash")?;
+        let ctx = self.ctx.clone();
+        query::with_store(&self.ctx.store, move |_| query::get_transaction(&ctx, hash)).await
+    }
+
+    async fn get_transaction_proof(&self, hash: String) -> RpcResult<TransactionProof> {
+        let hash = parse_hash(&hash, "hash")?;
+        let ctx = self.ctx.clone();
+        query::with_store(&self.ctx.store, move |_| {
+            query::get_transaction_proof(&ctx, hash)
+        })
+        .await
+    }
+
+    async fn get_block(&self, block: BlockId, full: Option<bool>) -> RpcResult<BlockView> {
+        let full = full.unwrap_or(false);
+        query::with_store(&self.ctx.store, move |s| query::get_block(s, block, full)).await
+    }
+
+    async fn get_account(&self, address: String, proof: Option<bool>) -> RpcResult<AccountInfo> {
+        let address = parse_address(&address)?;
+        let ctx = self.ctx.clone();
+        let proof = proof.unwrap_or(false);
+        query::with_store(&self.ctx.store, move |_| {
+            query::get_account(&ctx, address, proof)
+        })
+        .await
+    }
+
+    async fn get_validators(&self) -> RpcResult<ValidatorsInfo> {
+        Ok(self.validators.clone())
+    }
+
+    async fn get_genesis(&self) -> RpcResult<GenesisInfo> {
+        Ok(GenesisInfo {
+            genesis_hash: self.genesis_hash,
+            genesis: self.genesis_json.clone(),
+        })
+    }
+
+    async fn status(&self) -> RpcResult<StatusInfo> {
+        query::status(&self.ctx, self.genesis_hash)
+    }
+
+    async fn health(&self) -> RpcResult<HealthInfo> {
+        query::health(&self.ctx)
+    }
+
+    async fn subscribe_new_blocks(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        subscribe::new_blocks(pending, self.ctx.store.clone(), self.tip.clone()).await
+    }
+
+    async fn subscribe_transaction(
+        &self,
+        pending: PendingSubscriptionSink,
+        hash: String,
+    ) -> SubscriptionResult {
+        subscribe::transaction(pending, self.ctx.clone(), self.tip.clone(), hash).await
+    }
+}

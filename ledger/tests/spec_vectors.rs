@@ -708,6 +708,27 @@ fn spec_md_vectors_verify_as_documented() {
         .unwrap()
         .verify(&root, &carol().address(), None)
         .unwrap();
+    // The documented proof algorithm, by hand.
+    let alice_key: [u8; 32] = Sha256::digest(alice().address().0).into();
+    let carol_key: [u8; 32] = Sha256::digest(carol().address().0).into();
+    let alice_value = get("state.alice.value");
+    let proof_a = get("state.proof.alice");
+    let proof_c = get("state.proof.carol");
+    assert!(verify_proof_by_hand(
+        &proof_a,
+        &root.0,
+        &alice_key,
+        Some(&alice_value)
+    ));
+    assert!(!verify_proof_by_hand(
+        &proof_a,
+        &root.0,
+        &alice_key,
+        Some(&[0; 16])
+    ));
+    assert!(!verify_proof_by_hand(&proof_a, &root.0, &alice_key, None));
+    assert!(verify_proof_by_hand(&proof_c, &root.0, &carol_key, None));
+    assert!(!verify_proof_by_hand(&proof_c, &root.0, &alice_key, None));
 
     // The signature rule: accept and reject exactly as documented.
     let msg = get("zip215.message");
@@ -720,6 +741,72 @@ fn spec_md_vectors_verify_as_documented() {
             "zip215.{name}"
         );
     }
+}
+
+fn sha(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+fn bit(key: &[u8; 32], i: usize) -> bool {
+    key[i / 8] >> (7 - i % 8) & 1 == 1
+}
+
+/// SPEC.md §7's proof verification, step by step, from the wire bytes.
+fn verify_proof_by_hand(
+    proof: &[u8],
+    root: &[u8; 32],
+    key: &[u8; 32],
+    value: Option<&[u8]>,
+) -> bool {
+    const LEAF: &[u8] = b"JMT::LeafNode";
+    const INTERNAL: &[u8] = b"JMT::IntrnalNode";
+    const PLACEHOLDER: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
+    let h32 = |b: &[u8]| -> [u8; 32] { b.try_into().unwrap() };
+    let (leaf, mut at) = match proof[0] {
+        0 => (None, 1),
+        _ => (Some((h32(&proof[1..33]), h32(&proof[33..65]))), 65),
+    };
+    let n = u32::from_le_bytes(proof[at..at + 4].try_into().unwrap()) as usize;
+    at += 4;
+    let mut siblings = Vec::with_capacity(n);
+    for _ in 0..n {
+        let tag = proof[at];
+        let hash = match tag {
+            0 => PLACEHOLDER,
+            1 => sha(&[INTERNAL, &proof[at + 1..at + 65]]),
+            _ => sha(&[LEAF, &proof[at + 1..at + 65]]),
+        };
+        at += if tag == 0 { 1 } else { 65 };
+        siblings.push(hash);
+    }
+    match (value, leaf) {
+        (Some(v), Some((k, vh))) => {
+            if k != *key || vh != sha(&[v]) {
+                return false;
+            }
+        }
+        (Some(_), None) => return false,
+        (None, Some((k, _))) => {
+            let common = (0..256).take_while(|i| bit(&k, *i) == bit(key, *i)).count();
+            if k == *key || common < n {
+                return false;
+            }
+        }
+        (None, None) => {}
+    }
+    let mut h = leaf.map_or(PLACEHOLDER, |(k, vh)| sha(&[LEAF, &k, &vh]));
+    for (j, sibling) in siblings.iter().enumerate() {
+        h = if bit(key, n - 1 - j) {
+            sha(&[INTERNAL, sibling, &h])
+        } else {
+            sha(&[INTERNAL, &h, sibling])
+        };
+    }
+    h == *root
 }
 
 /// The root of the sparse Merkle tree over `leaves` (key hash, leaf hash),

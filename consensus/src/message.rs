@@ -1,8 +1,8 @@
 //! Messages validators exchange, and their wire encoding: a one-byte kind
-//! (1 proposal, 2 vote, 3 timeout) followed by the ledger encoding of the body.
+//! (1 proposal, 2 vote, 3 timeout, 4 timeout certificate) followed by the ledger encoding of the body.
 
 use cairn_ledger::codec::{Reader, Writer};
-use cairn_ledger::{Decode, DecodeError, Encode, Proposal, Round, Timeout, Vote};
+use cairn_ledger::{Decode, DecodeError, Encode, Proposal, Round, Timeout, TimeoutCertificate, Vote};
 
 /// A consensus message between validators.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +13,9 @@ pub enum Message {
     Vote(Vote),
     /// A signed timeout, broadcast.
     Timeout(Timeout),
+    /// A timeout certificate, broadcast by whoever forms it and sent to
+    /// validators still timing out of an earlier round, so rounds re-align.
+    TimeoutCertificate(TimeoutCertificate),
 }
 
 impl Message {
@@ -22,6 +25,7 @@ impl Message {
             Message::Proposal(p) => p.block.header.round,
             Message::Vote(v) => v.round,
             Message::Timeout(t) => t.round,
+            Message::TimeoutCertificate(tc) => tc.round,
         }
     }
 }
@@ -41,6 +45,10 @@ impl Encode for Message {
                 w.u8(3);
                 t.encode_to(w);
             }
+            Message::TimeoutCertificate(tc) => {
+                w.u8(4);
+                tc.encode_to(w);
+            }
         }
     }
 }
@@ -51,6 +59,9 @@ impl Decode for Message {
             1 => Ok(Message::Proposal(Proposal::decode_from(r)?)),
             2 => Ok(Message::Vote(Vote::decode_from(r)?)),
             3 => Ok(Message::Timeout(Timeout::decode_from(r)?)),
+            4 => Ok(Message::TimeoutCertificate(
+                TimeoutCertificate::decode_from(r)?,
+            )),
             v => Err(DecodeError::UnknownTag {
                 field: "message kind",
                 value: v.into(),

@@ -2,7 +2,7 @@
 //! a [`Output::Persist`] must be durable (fsynced) before any later output is sent.
 
 use cairn_ledger::{
-    Block, BlockHeader, Hash, Height, Proposal, QuorumCertificate, Round, Signature, Timeout,
+    Block, BlockHeader, Hash, Height, QuorumCertificate, Round, Signature, Timeout,
     TimeoutCertificate, Vote,
 };
 
@@ -24,12 +24,12 @@ pub enum Output {
         /// The vote.
         vote: Vote,
     },
-    /// Re-send our proposal to one validator that timed out without it.
-    SendProposal {
+    /// Send to one validator (helping it catch up: a proposal or TC it missed).
+    Send {
         /// Validator index of the recipient.
         to: u16,
-        /// Our proposal for the round it timed out of.
-        proposal: Proposal,
+        /// The message.
+        message: Message,
     },
     /// (Re)arm the single round timer, replacing any earlier one; fire `Input::Timer { round }`.
     ScheduleTimeout {

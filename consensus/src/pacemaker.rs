@@ -68,6 +68,11 @@ impl Pacemaker {
         Some(self.round)
     }
 
+    /// The last TC that moved the round.
+    pub fn last_tc(&self) -> Option<&TimeoutCertificate> {
+        self.last_tc.as_ref()
+    }
+
     /// The TC for the round before the current one, if we entered through one.
     pub fn tc_for_previous_round(&self) -> Option<&TimeoutCertificate> {
         self.last_tc

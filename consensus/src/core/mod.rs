@@ -114,6 +114,7 @@ impl Consensus {
             Input::Message(Message::Proposal(p)) => self.on_proposal(p, &mut out),
             Input::Message(Message::Vote(v)) => self.on_vote(v, &mut out),
             Input::Message(Message::Timeout(t)) => self.on_timeout(t, &mut out),
+            Input::Message(Message::TimeoutCertificate(tc)) => self.on_tc(tc, &mut out),
             Input::Timer { round } => self.on_timer(round, &mut out),
             Input::Payload(block) => self.on_payload(block, &mut out),
             Input::BlockValidated { hash, valid } => self.on_validated(hash, valid, &mut out),

@@ -2,7 +2,9 @@
 //! aggregating peers' timeouts into TCs and votes into QCs.
 
 use cairn_ledger::types::cert::timeout_signing_bytes;
-use cairn_ledger::{Round, Timeout, Vote};
+use cairn_ledger::{Round, Timeout, TimeoutCertificate, Vote};
+
+use crate::message::Message;
 
 use super::Consensus;
 use crate::error::ConsensusError;
@@ -31,11 +33,11 @@ impl Consensus {
         match safety::decide_timeout(&mut self.safety, &self.config, &key, me, round) {
             TimeoutDecision::New(t) => {
                 out.push(Output::Persist(self.safety.clone()));
-                out.push(Output::Broadcast(crate::Message::Timeout(t.clone())));
+                out.push(Output::Broadcast(Message::Timeout(t.clone())));
                 self.add_timeout(t, out);
             }
             TimeoutDecision::Resend(t) => {
-                out.push(Output::Broadcast(crate::Message::Timeout(t)));
+                out.push(Output::Broadcast(Message::Timeout(t)));
             }
             TimeoutDecision::Refuse => {}
         }
@@ -57,7 +59,7 @@ impl Consensus {
         }
         let high_qc = t.high_qc.clone();
         self.process_qc(&high_qc, out);
-        self.resend_proposal(&t, out);
+        self.help_laggard(&t, out);
         if t.round < self.pacemaker.round() {
             return; // stale; its QC was the useful part
         }
@@ -74,29 +76,64 @@ impl Consensus {
         }
     }
 
-    /// A validator timing out of a round we led, while we hold our proposal
-    /// for it, probably lost the proposal: send it again so it can catch up
-    /// (otherwise an idle chain would leave it timing out alone forever).
-    fn resend_proposal(&self, t: &Timeout, out: &mut Vec<Output>) {
-        if t.round > self.pacemaker.round()
-            || self.me != Some(self.leader(t.round))
-            || Some(t.signer) == self.me
-        {
+    /// Helps a validator still timing out of a round: send it the TC that
+    /// moved us on, and any proposal we led for its round or the next one (the
+    /// next one carries the QC it lacks). Without this, a validator that lost
+    /// one proposal on an idle chain would time out alone forever.
+    fn help_laggard(&self, t: &Timeout, out: &mut Vec<Output>) {
+        if Some(t.signer) == self.me || self.me.is_none() {
             return;
         }
-        let Some((hash, _, signature)) = self.proposals.get(&t.round).and_then(|v| v.first())
-        else {
-            return;
-        };
-        if let Some(block) = self.tree.block(hash) {
-            out.push(Output::SendProposal {
-                to: t.signer,
-                proposal: cairn_ledger::Proposal {
-                    block: block.clone(),
-                    signature: *signature,
-                },
-            });
+        if t.round < self.pacemaker.round() {
+            if let Some(tc) = self.pacemaker.last_tc().filter(|tc| tc.round >= t.round) {
+                out.push(Output::Send {
+                    to: t.signer,
+                    message: Message::TimeoutCertificate(tc.clone()),
+                });
+            }
         }
+        for round in [t.round, t.round.next()] {
+            if self.me != Some(self.leader(round)) {
+                continue;
+            }
+            let Some((hash, _, signature)) = self.proposals.get(&round).and_then(|v| v.first())
+            else {
+                continue;
+            };
+            if let Some(block) = self.tree.block(hash) {
+                out.push(Output::Send {
+                    to: t.signer,
+                    message: Message::Proposal(cairn_ledger::Proposal {
+                        block: block.clone(),
+                        signature: *signature,
+                    }),
+                });
+            }
+        }
+    }
+
+    /// A TC from a peer: verified, then it may move the round.
+    pub(super) fn on_tc(&mut self, tc: TimeoutCertificate, out: &mut Vec<Output>) {
+        let current = self.pacemaker.round();
+        if tc.round < current {
+            return;
+        }
+        if tc.round.0 > current.0.saturating_add(self.config.max_rounds_ahead) {
+            out.push(Output::Rejected(ConsensusError::TooFarAhead {
+                round: tc.round,
+                current,
+                max_ahead: self.config.max_rounds_ahead,
+            }));
+            return;
+        }
+        if let Err(source) = tc.verify(&self.config.committee) {
+            out.push(Output::Rejected(ConsensusError::Invalid {
+                what: "timeout certificate",
+                source,
+            }));
+            return;
+        }
+        self.process_tc(&tc, out);
     }
 
     fn verify_timeout(&mut self, t: &Timeout) -> crate::Result<()> {
@@ -127,6 +164,8 @@ impl Consensus {
             out.push(Output::Equivocation(e));
         }
         if let Some(tc) = added.cert {
+            // Share it: validators that missed some timeouts re-align on it.
+            out.push(Output::Broadcast(Message::TimeoutCertificate(tc.clone())));
             self.process_tc(&tc, out);
         }
     }

@@ -1,0 +1,76 @@
+//! One simulated validator: the real consensus core plus what a node keeps
+//! durable across a crash (persisted safety data, the committed chain, the
+//! application state) and what it loses (the core's memory, timers, replies).
+
+use std::collections::BTreeMap;
+
+use cairn_consensus::{Consensus, SafetyData};
+use cairn_ledger::{Block, Hash, QuorumCertificate, SecretKey};
+
+use super::app::App;
+use super::byzantine::ByzState;
+
+/// How a node behaves.
+#[derive(Debug)]
+pub enum Role {
+    /// Follows the protocol; held to every invariant.
+    Honest,
+    /// Runs a real core but misbehaves on top of it.
+    Byzantine(Box<ByzState>),
+    /// One of two honest-looking nodes sharing a key.
+    Twin,
+}
+
+/// A simulated node.
+#[derive(Debug)]
+pub struct SimNode {
+    /// Its validator index (shared by twins).
+    pub validator: u16,
+    /// Its key.
+    pub key: SecretKey,
+    /// Honest, Byzantine or twin.
+    pub role: Role,
+    /// The running core; `None` while crashed.
+    pub core: Option<Consensus>,
+    /// Bumped on every crash so replies and timers from before it are dropped.
+    pub incarnation: u64,
+    /// Bumped on every `ScheduleTimeout`: only the latest timer fires.
+    pub timer_gen: u64,
+    /// The last safety data made durable.
+    pub persisted: SafetyData,
+    /// The committed chain with a QC per block, genesis first (durable).
+    pub committed: Vec<(Block, QuorumCertificate)>,
+    /// Index into `committed` by block hash.
+    pub by_hash: BTreeMap<Hash, usize>,
+    /// The application (durable state, mempool).
+    pub app: App,
+    /// Crash in the middle of the next input's outputs.
+    pub crash_armed: bool,
+}
+
+impl SimNode {
+    /// True for nodes held to the invariants.
+    pub fn is_honest(&self) -> bool {
+        matches!(self.role, Role::Honest)
+    }
+
+    /// The committed block and its certificate at the tip.
+    pub fn tip(&self) -> &(Block, QuorumCertificate) {
+        &self.committed[self.committed.len() - 1]
+    }
+
+    /// Stores a committed block.
+    pub fn store(&mut self, block: Block, cert: QuorumCertificate) {
+        self.by_hash.insert(block.hash(), self.committed.len());
+        self.committed.push((block, cert));
+    }
+
+    /// A block this node can serve to a peer: uncommitted ones from the core,
+    /// committed ones from the store.
+    pub fn find_block(&self, hash: &Hash) -> Option<Block> {
+        if let Some(b) = self.core.as_ref().and_then(|c| c.block(hash)) {
+            return Some(b.clone());
+        }
+        self.by_hash.get(hash).map(|i| self.committed[*i].0.clone())
+    }
+}

@@ -1,0 +1,142 @@
+//! The scenarios a seed can run: how many validators, which faults, how long.
+
+use super::network::NetConfig;
+
+/// A named family of runs; the seed picks the details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// 4 honest validators, mild delays, reordering, duplication, a little
+    /// loss; ends with an idle period that must not spin, then one transaction.
+    Calm4,
+    /// 4 validators, one Byzantine, loss, partitions, crashes and restarts.
+    Faults4,
+    /// 7 validators, two Byzantine, loss, partitions, crashes and restarts.
+    Faults7,
+    /// 4 validators, one of them run as Twins (two nodes, one key), partitions.
+    Twins4,
+    /// 7 honest validators crashing (also mid-output) and restarting, partitions.
+    Crashes7,
+    /// Hunting ground for planted bugs: 4 validators, one forking, equivocating
+    /// Byzantine leader, heavy loss and partitions.
+    Adversarial4,
+}
+
+impl Scenario {
+    /// The scenarios of the default campaign, in rotation.
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Calm4,
+        Scenario::Faults4,
+        Scenario::Faults7,
+        Scenario::Twins4,
+        Scenario::Crashes7,
+        Scenario::Adversarial4,
+    ];
+
+    /// Parses a name as printed by `{:?}`.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .find(|s| format!("{s:?}").eq_ignore_ascii_case(name))
+    }
+
+    /// The parameters of this scenario.
+    pub fn params(self) -> Params {
+        let calm = NetConfig {
+            min_delay_ms: 2,
+            max_delay_ms: 40,
+            loss: 0.02,
+            dup: 0.05,
+        };
+        let rough = NetConfig {
+            loss: 0.12,
+            dup: 0.1,
+            max_delay_ms: 80,
+            ..calm.clone()
+        };
+        let base = Params {
+            validators: 4,
+            byzantine: 0,
+            twins: false,
+            chaos: calm.clone(),
+            healed: calm.clone(),
+            partitions: false,
+            crashes: false,
+            chaos_ms: 2_500,
+            heal_ms: 5_000,
+            idle_tail: false,
+            forker: false,
+        };
+        match self {
+            Scenario::Calm4 => Params {
+                idle_tail: true,
+                ..base
+            },
+            Scenario::Faults4 => Params {
+                byzantine: 1,
+                chaos: rough,
+                partitions: true,
+                crashes: true,
+                ..base
+            },
+            Scenario::Faults7 => Params {
+                validators: 7,
+                byzantine: 2,
+                chaos: rough,
+                partitions: true,
+                crashes: true,
+                ..base
+            },
+            Scenario::Twins4 => Params {
+                twins: true,
+                chaos: rough,
+                partitions: true,
+                ..base
+            },
+            Scenario::Crashes7 => Params {
+                validators: 7,
+                chaos: rough,
+                partitions: true,
+                crashes: true,
+                ..base
+            },
+            Scenario::Adversarial4 => Params {
+                byzantine: 1,
+                forker: true,
+                chaos: NetConfig {
+                    loss: 0.25,
+                    ..rough
+                },
+                partitions: true,
+                crashes: true,
+                ..base
+            },
+        }
+    }
+}
+
+/// What a scenario runs.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Number of validators (equal power).
+    pub validators: usize,
+    /// How many of them are Byzantine (at most f).
+    pub byzantine: usize,
+    /// Whether one validator runs as two nodes with one key.
+    pub twins: bool,
+    /// Links during the chaos phase.
+    pub chaos: NetConfig,
+    /// Links after healing.
+    pub healed: NetConfig,
+    /// Partitions during the chaos phase.
+    pub partitions: bool,
+    /// Crashes and restarts of honest validators during the chaos phase.
+    pub crashes: bool,
+    /// Length of the chaos phase.
+    pub chaos_ms: u64,
+    /// Length of the healed phase, at the end of which liveness is checked.
+    pub heal_ms: u64,
+    /// Check the idle rule after the healed phase.
+    pub idle_tail: bool,
+    /// The Byzantine validator always forks after timeouts and equivocates.
+    pub forker: bool,
+}

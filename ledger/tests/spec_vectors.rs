@@ -732,6 +732,24 @@ fn spec_md_vectors_verify_as_documented() {
 
     // The signature rule: accept and reject exactly as documented.
     let msg = get("zip215.message");
+    // And the document's claims about other verifiers hold for these vectors.
+    let dalek = |name: &str, strict: bool| {
+        let key: [u8; 32] = get(&format!("zip215.{name}.key")).try_into().unwrap();
+        let sig: [u8; 64] = get(&format!("zip215.{name}.signature")).try_into().unwrap();
+        let sig = ed25519_dalek::Signature::from_bytes(&sig);
+        ed25519_dalek::VerifyingKey::from_bytes(&key)
+            .and_then(|k| match strict {
+                true => k.verify_strict(&msg, &sig),
+                false => ed25519_dalek::Verifier::verify(&k, &msg, &sig),
+            })
+            .is_ok()
+    };
+    assert!(dalek("ordinary", false) && dalek("ordinary", true));
+    assert!(
+        !dalek("mixed_order", false),
+        "cofactorless must reject mixed_order"
+    );
+    assert!(!dalek("small_order", true) && !dalek("non_canonical_a", true));
     for (name, _, _, valid) in zip215_cases() {
         let key = Address(get(&format!("zip215.{name}.key")).try_into().unwrap());
         let sig = Signature(get(&format!("zip215.{name}.signature")).try_into().unwrap());

@@ -61,7 +61,7 @@ async fn malformed_requests_get_json_rpc_errors() {
     let call = r#"{"jsonrpc":"2.0","id":1,"method":"cairn_health","params":[]}"#;
     let big = format!("[{}]", [call; 5].join(","));
     let (_, v) = post_json(a, &big).await;
-    assert!(v["error"]["code"].as_i64().unwrap() < 0, "{v}");
+    assert_eq!(v["error"]["code"], -32010, "{v}");
     let ok = format!("[{}]", [call; 4].join(","));
     let (_, v) = post_json(a, &ok).await;
     assert_eq!(v.as_array().unwrap().len(), 4, "{v}");
@@ -270,5 +270,63 @@ async fn sender_cap_and_full_mempool() {
         .submit_transaction(raw_hex(&node.transfer(3, 0, 1, 15)))
         .await
         .is_ok());
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_per_connection_are_bounded() {
+    use jsonrpsee::core::client::SubscriptionClientT;
+    use jsonrpsee::rpc_params;
+    let node = TestNode::start_with(
+        small_mempool(),
+        RpcConfig {
+            max_subscriptions_per_connection: 8,
+            ..RpcConfig::default()
+        },
+    )
+    .await;
+    let ws = node.ws().await;
+    let mut subs = Vec::new();
+    for _ in 0..8 {
+        subs.push(
+            ws.subscribe::<cairn_rpc::NewBlock, _>(
+                "cairn_subscribeNewBlocks",
+                rpc_params![],
+                "cairn_unsubscribeNewBlocks",
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    // Thousands more are each refused; the connection keeps working.
+    for _ in 0..2000 {
+        let err = ws
+            .subscribe::<cairn_rpc::NewBlock, _>(
+                "cairn_subscribeNewBlocks",
+                rpc_params![],
+                "cairn_unsubscribeNewBlocks",
+            )
+            .await
+            .unwrap_err();
+        match err {
+            jsonrpsee::core::client::Error::Call(e) => assert_eq!(e.code(), -32006),
+            other => panic!("expected a call error, got {other:?}"),
+        }
+    }
+    use cairn_rpc::CairnApiClient;
+    assert_eq!(ws.status().await.unwrap().committed_height, 0);
+    // Every subscription still gets the next block.
+    node.commit(vec![]);
+    for s in &mut subs {
+        let b = tokio::time::timeout(std::time::Duration::from_secs(10), s.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.height, 1);
+    }
+    drop(subs);
+    drop(ws);
+    still_serving(&node, 0).await;
     node.stop().await;
 }

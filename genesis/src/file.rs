@@ -95,8 +95,9 @@ impl Default for ConsensusParams {
     fn default() -> Self {
         ConsensusParams {
             round_timeout_ms: 1_000,
-            timeout_backoff: 1.5,
-            max_round_timeout_ms: 30_000,
+            // The consensus core's pacemaker doubles the timeout per failed round.
+            timeout_backoff: 2.0,
+            max_round_timeout_ms: 60_000,
             max_block_txs: 10_000,
             max_block_bytes: 16 << 20,
             max_memo_bytes: MAX_MEMO_LEN as u16,

@@ -3,7 +3,7 @@
 //! the examples can never drift from the code.
 #![allow(clippy::unwrap_used)]
 
-use cairn_genesis::{build_genesis_state, Genesis, KeyFile};
+use cairn_genesis::{build_genesis_state, ConsensusParams, Genesis, KeyFile};
 
 fn spec() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SPEC.md");
@@ -35,6 +35,7 @@ fn vector(text: &str, name: &str) -> Vec<u8> {
 fn example_genesis_gives_the_documented_root_and_hash() {
     let text = spec();
     let genesis = Genesis::from_json(&example(&text, "genesis.json")).unwrap();
+    assert_eq!(genesis.consensus, ConsensusParams::default());
     let state = build_genesis_state(&genesis).unwrap();
     assert_eq!(
         state.state_root.0.to_vec(),

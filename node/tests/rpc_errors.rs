@@ -330,3 +330,40 @@ async fn subscriptions_per_connection_are_bounded() {
     still_serving(&node, 0).await;
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_are_rate_limited_per_ip() {
+    let node = TestNode::start_with(
+        small_mempool(),
+        RpcConfig {
+            submit_rate_per_ip: 1,
+            submit_burst_per_ip: 8,
+            max_submit_batch: 8,
+            ..RpcConfig::default()
+        },
+    )
+    .await;
+    let a = node.addr;
+    let batch: Vec<String> = (0..8)
+        .map(|n| raw_hex(&node.transfer(0, 1, 1, n)))
+        .collect();
+    let (_, v) = post_json(
+        a,
+        &json!({"jsonrpc":"2.0","id":1,"method":"cairn_submitTransactions","params":[batch]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(v["result"].as_array().unwrap().len(), 8, "{v}");
+    let (code, msg, data) = call_error(
+        a,
+        "cairn_submitTransaction",
+        json!([raw_hex(&node.transfer(0, 1, 1, 8))]),
+    )
+    .await;
+    assert_eq!(code, 1004, "{msg}");
+    assert!(msg.contains("rpc.submit_rate_per_ip"), "{msg}");
+    assert_eq!(data["limit"], "rpc.submit_rate_per_ip");
+    // Queries are not limited, and the refused transaction was not admitted.
+    still_serving(&node, 8).await;
+    node.stop().await;
+}

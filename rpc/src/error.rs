@@ -5,7 +5,8 @@
 //! such as "request too big"). Cairn's own errors use positive codes in
 //! 1000..=1999, one per reason, grouped by hundreds:
 //!
-//! - 1000..=1099: a parameter is not well-formed (hex, block id, list length);
+//! - 1000..=1099: a parameter is not well-formed (hex, lengths, list
+//!   length) or the client exceeded a limit;
 //! - 1100..=1199: a transaction was refused by the mempool;
 //! - 1200..=1299: what was asked for does not exist;
 //! - 1900..=1999: the node failed (storage).
@@ -29,6 +30,8 @@ pub enum ErrorCode {
     WrongLength = 1002,
     /// `submitTransactions` got more items than the node accepts at once.
     TooManyItems = 1003,
+    /// The client's IP sent more transactions than the per-IP rate limit allows.
+    RateLimited = 1004,
 
     /// The transaction bytes end inside a field.
     TxTruncated = 1100,
@@ -66,11 +69,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order (for docs and tests).
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidHex,
         ErrorCode::OddLengthHex,
         ErrorCode::WrongLength,
         ErrorCode::TooManyItems,
+        ErrorCode::RateLimited,
         ErrorCode::TxTruncated,
         ErrorCode::TxTrailingBytes,
         ErrorCode::TxMalformed,
@@ -105,6 +109,7 @@ impl ErrorCode {
             ErrorCode::OddLengthHex => "oddLengthHex",
             ErrorCode::WrongLength => "wrongLength",
             ErrorCode::TooManyItems => "tooManyItems",
+            ErrorCode::RateLimited => "rateLimited",
             ErrorCode::TxTruncated => "txTruncated",
             ErrorCode::TxTrailingBytes => "txTrailingBytes",
             ErrorCode::TxMalformed => "txMalformed",

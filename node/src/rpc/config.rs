@@ -24,6 +24,10 @@ pub struct RpcConfig {
     pub max_batch_len: u32,
     /// Most transactions in one `submitTransactions` call.
     pub max_submit_batch: u32,
+    /// Transactions per second one client IP may submit (0: no limit).
+    pub submit_rate_per_ip: u32,
+    /// How many transactions one client IP may submit in a burst.
+    pub submit_burst_per_ip: u32,
     /// How often subscriptions look for newly committed blocks, in ms.
     pub poll_interval_ms: u64,
 }
@@ -38,6 +42,8 @@ impl Default for RpcConfig {
             max_subscriptions_per_connection: 64,
             max_batch_len: 100,
             max_submit_batch: 5_000,
+            submit_rate_per_ip: 50_000,
+            submit_burst_per_ip: 100_000,
             poll_interval_ms: 50,
         }
     }
@@ -65,6 +71,12 @@ impl RpcConfig {
             if v < min {
                 return Err(format!("{key} is {v}; it must be at least {min}"));
             }
+        }
+        if self.submit_rate_per_ip > 0 && self.submit_burst_per_ip < self.max_submit_batch {
+            return Err(format!(
+                "rpc.submit_burst_per_ip ({}) must be at least rpc.max_submit_batch ({}), or a full batch could never pass",
+                self.submit_burst_per_ip, self.max_submit_batch
+            ));
         }
         if !(1..=10_000).contains(&self.poll_interval_ms) {
             return Err(format!(

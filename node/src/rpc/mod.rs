@@ -13,6 +13,7 @@ pub mod convert;
 pub mod errors;
 pub mod params;
 pub mod query;
+pub mod ratelimit;
 pub mod server;
 pub mod subscribe;
 

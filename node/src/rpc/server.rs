@@ -1,6 +1,7 @@
 //! The `CairnApiServer` implementation and the server's start-up.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_ledger::store::StoreError;
@@ -13,14 +14,19 @@ use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::server::middleware::http::ProxyGetRequestLayer;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{
-    BatchRequestConfig, PendingSubscriptionSink, Server, ServerConfig, ServerHandle,
+    serve_with_graceful_shutdown, stop_channel, BatchRequestConfig, Methods,
+    PendingSubscriptionSink, Server, ServerConfig, ServerHandle, StopHandle, TowerServiceBuilder,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::json;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::layer::util::{Identity, Stack};
+use tower::Service;
 
 use super::errors::{item, parse_32, parse_hash, parse_hex, rejection};
 use super::params::ParamCount;
+use super::ratelimit::{RateLimit, SubmitLimiter};
 use super::{query, subscribe, RpcConfig, RpcContext};
 use crate::mempool::MempoolError;
 
@@ -100,21 +106,18 @@ pub async fn start(
         .build();
     let health = ProxyGetRequestLayer::new([("/health", "cairn_health")])
         .map_err(|e| RpcStartError::Config(e.to_string()))?;
-    let server = Server::builder()
+    let builder = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(health))
-        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(ParamCount::new))
-        .build(config.listen_addr)
-        .await
-        .map_err(|source| RpcStartError::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
-    let addr = server.local_addr().map_err(|source| RpcStartError::Bind {
+        .to_service_builder();
+    let bind_error = |source| RpcStartError::Bind {
         addr: config.listen_addr,
         source,
-    })?;
-
+    };
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
     let start_height = ctx.store.tip()?.map_or(Height(0), |t| t.height);
     let (tip_tx, tip_rx) = watch::channel(start_height);
     let api = CairnRpc {
@@ -125,7 +128,18 @@ pub async fn start(
         genesis_json,
         tip: tip_rx,
     };
-    let handle = server.start(api.into_rpc());
+    let (stop, handle) = stop_channel();
+    let limiter = Arc::new(SubmitLimiter::new(
+        config.submit_rate_per_ip,
+        config.submit_burst_per_ip,
+    ));
+    tokio::spawn(accept_loop(
+        listener,
+        builder,
+        api.into_rpc().into(),
+        stop,
+        limiter,
+    ));
     subscribe::follow_tip(
         ctx.store.clone(),
         Duration::from_millis(config.poll_interval_ms),
@@ -134,6 +148,50 @@ pub async fn start(
     );
     tracing::info!(%addr, "JSON-RPC server listening (HTTP and WebSocket)");
     Ok((addr, handle))
+}
+
+/// Accepts connections until the server stops. jsonrpsee's own loop does not
+/// tell methods the client's address; this one gives each connection an RPC
+/// middleware stack that knows it (for the per-IP submission limit).
+async fn accept_loop(
+    listener: TcpListener,
+    builder: TowerServiceBuilder<Identity, Stack<ProxyGetRequestLayer, Identity>>,
+    methods: Methods,
+    stop: StopHandle,
+    limiter: Arc<SubmitLimiter>,
+) {
+    loop {
+        let (socket, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "rpc: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.clone().shutdown() => break,
+        };
+        let ip = remote.ip();
+        let limiter = limiter.clone();
+        let builder = builder.clone().set_rpc_middleware(
+            RpcServiceBuilder::new()
+                .layer_fn(move |s| RateLimit::new(s, ip, limiter.clone()))
+                .layer_fn(ParamCount::new),
+        );
+        let methods = methods.clone();
+        let conn_stop = stop.clone();
+        let svc = tower::service_fn(move |req| {
+            let mut svc = builder.clone().build(methods.clone(), conn_stop.clone());
+            async move { svc.call(req).await }
+        });
+        tokio::spawn(serve_with_graceful_shutdown(
+            socket,
+            svc,
+            stop.clone().shutdown(),
+        ));
+    }
 }
 
 fn parse_address(s: &str) -> RpcResult<Address> {

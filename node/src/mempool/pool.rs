@@ -247,6 +247,33 @@ impl Pool {
         Ok(before - self.txs.len())
     }
 
+    /// Every sender with pending transactions.
+    pub fn senders(&self) -> Vec<Address> {
+        self.senders.keys().copied().collect()
+    }
+
+    /// Adopts freshly read committed accounts (after block sync, when
+    /// commits were not reported one by one) and drops every pending
+    /// transaction they made stale. Returns how many left.
+    pub fn refresh(&mut self, accounts: &HashMap<Address, Account>) -> usize {
+        self.epoch += 1;
+        let before = self.txs.len();
+        for (from, fresh) in accounts {
+            let Some(s) = self.senders.get_mut(from) else {
+                continue;
+            };
+            if fresh.nonce < s.committed.nonce {
+                continue;
+            }
+            s.committed = *fresh;
+            let stale: Vec<Hash> = s.by_nonce.range(..fresh.nonce).map(|(_, h)| *h).collect();
+            for h in stale {
+                self.remove(&h);
+            }
+        }
+        before - self.txs.len()
+    }
+
     /// Up to `max_txs` transactions of at most `max_bytes` in total to
     /// propose: per sender, consecutive nonces from its committed nonce,
     /// senders interleaved first come, first served. Hashes in `exclude`

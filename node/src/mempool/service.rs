@@ -344,6 +344,19 @@ impl Mempool {
         self.pool.lock().on_commit(committed, |a| view.account(a))
     }
 
+    /// Re-reads every pending sender's committed account and drops what
+    /// became stale: call after block sync committed blocks without
+    /// [`Mempool::on_commit`]. Reads happen outside the lock. Returns how
+    /// many transactions left.
+    pub fn refresh<V: AccountView>(&self, view: &V) -> Result<usize, MempoolError> {
+        let senders = self.pool.lock().senders();
+        let mut accounts = HashMap::with_capacity(senders.len());
+        for a in senders {
+            accounts.insert(a, view.account(&a)?);
+        }
+        Ok(self.pool.lock().refresh(&accounts))
+    }
+
     /// Up to `max` locally submitted transactions not yet gossiped.
     pub fn drain_fresh(&self, max: usize) -> Vec<SignedTransaction> {
         self.pool.lock().drain_fresh(max)

@@ -398,3 +398,20 @@ async fn async_submit_verifies_off_the_runtime() {
     assert_eq!(r[0], Ok(a.hash()));
     assert!(matches!(r[1], Err(MempoolError::BadSignature { .. })));
 }
+
+#[test]
+fn refresh_after_sync_drops_what_became_stale() {
+    let m = Mempool::new(config(), chain());
+    let mut v = view(&[(1, 1000, 0), (2, 1000, 0)]);
+    let a: Vec<_> = (0..4).map(|n| tx(1, n, 1)).collect();
+    let b0 = tx(2, 0, 1);
+    submit(&m, &v, &[a.clone(), vec![b0.clone()]].concat());
+    // Blocks synced from peers moved sender 1 to nonce 3; nobody called on_commit.
+    v.accounts.get_mut(&key(1).address()).unwrap().nonce = 3;
+    assert_eq!(m.refresh(&v).unwrap(), 3);
+    m.assert_invariants();
+    assert_eq!(
+        m.select(100, usize::MAX, &HashSet::new()),
+        vec![a[3].clone(), b0]
+    );
+}

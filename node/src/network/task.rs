@@ -1,0 +1,423 @@
+//! The network task: owns the swarm and is the only code that touches it.
+//!
+//! It turns swarm events into [`NetworkEvent`]s for the node and commands from
+//! [`super::NetworkHandle`]s into swarm actions. It never blocks on the node:
+//! events go out with `try_send`; when the node's queue is full, gossip is
+//! dropped (ignored in gossipsub, counted) and requests are refused with
+//! `Busy`, so an overloaded node sheds load instead of stalling the swarm.
+//! Gossip is decoded here (a peer sending bytes that do not decode is
+//! penalised on the spot); signatures are the node's job.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_ledger::ChainId;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use libp2p::gossipsub::{self, MessageAcceptance, MessageId, TopicHash};
+use libp2p::request_response::{self as rr, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{PeerId, Swarm};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, trace, warn};
+
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::error::NetError;
+use super::event::{GossipPayload, NetworkEvent, Responder, Validation};
+use super::handle::{Command, Reply, Shared, Topic};
+use super::peers::{Misbehaviour, PeerBook, Redialer};
+use super::wire::{
+    decode_consensus, decode_tx_batch, ErrorCode, FrameError, Request, Response, WireRequest,
+};
+
+/// How often bans, scores and redials are looked at.
+const TICK: Duration = Duration::from_millis(100);
+
+type Answer = BoxFuture<'static, (ResponseChannel<Response>, Response)>;
+
+/// The network task's state.
+pub(crate) struct Task {
+    pub(crate) swarm: Swarm<Behaviour>,
+    pub(crate) chain: ChainId,
+    pub(crate) txs_topic: TopicHash,
+    pub(crate) consensus_topic: TopicHash,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) events: mpsc::Sender<NetworkEvent>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) book: PeerBook,
+    pub(crate) redial: Redialer,
+    pub(crate) request_timeout: Duration,
+    pub(crate) outbound: HashMap<OutboundRequestId, (PeerId, Option<Reply>)>,
+    pub(crate) answers: FuturesUnordered<Answer>,
+}
+
+impl Task {
+    /// Runs until [`Command::Shutdown`] or every handle is dropped.
+    pub(crate) async fn run(mut self) {
+        for (peer, addr) in self.redial.known() {
+            let addr = addr.clone();
+            self.swarm.add_peer_address(peer, addr);
+        }
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    None | Some(Command::Shutdown) => break,
+                    Some(command) => self.on_command(command),
+                },
+                Some((channel, response)) = self.answers.next(), if !self.answers.is_empty() => {
+                    // Err: the requester gave up or disconnected meanwhile.
+                    let _ = self.swarm.behaviour_mut().rr.send_response(channel, response);
+                }
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+        info!(peer = %self.swarm.local_peer_id(), "network stopped");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Publish { topic, data } => self.publish(topic, data),
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                if peer == *self.swarm.local_peer_id() {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(NetError::RequestFailed {
+                            peer,
+                            why: "a node cannot send requests to itself".into(),
+                        }));
+                    }
+                    return;
+                }
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .rr
+                    .send_request(&peer, WireRequest::Valid(request));
+                self.outbound.insert(id, (peer, reply));
+            }
+            Command::Report {
+                id,
+                source,
+                outcome,
+            } => self.report(&id, &source, outcome),
+            Command::Penalise { peer, why } => self.penalise(peer, why),
+            Command::Shutdown => {}
+        }
+    }
+
+    fn publish(&mut self, topic: Topic, data: Vec<u8>) {
+        let hash = match topic {
+            Topic::Txs => self.txs_topic.clone(),
+            Topic::Consensus => self.consensus_topic.clone(),
+        };
+        if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(hash, data) {
+            // Duplicates are content we already sent; the rest (no peers
+            // subscribed yet, full queues) the next message will retry.
+            if !matches!(e, gossipsub::PublishError::Duplicate) {
+                self.shared
+                    .counters
+                    .publish_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                debug!(?topic, error = %e, "gossip publish failed");
+            }
+        }
+    }
+
+    fn report(&mut self, id: &MessageId, source: &PeerId, outcome: Validation) {
+        let acceptance = match outcome {
+            Validation::Accept => MessageAcceptance::Accept,
+            Validation::Reject => MessageAcceptance::Reject,
+            Validation::Ignore => MessageAcceptance::Ignore,
+        };
+        // false: the message already left the cache (validated too late).
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(id, source, acceptance);
+    }
+
+    pub(crate) fn penalise(&mut self, peer: PeerId, why: Misbehaviour) {
+        let counters = &self.shared.counters;
+        counters.penalties.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if self.book.penalise(peer, why, now) {
+            counters.bans.fetch_add(1, Ordering::Relaxed);
+            warn!(%peer, ?why, "peer banned for misbehaviour");
+            // Closes its connections and refuses new ones until unbanned.
+            self.swarm.behaviour_mut().blocked.block_peer(peer);
+        } else {
+            debug!(%peer, ?why, points = self.book.points(&peer, now), "peer penalised");
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        for peer in self.book.expire(now) {
+            info!(%peer, "ban lifted");
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        }
+        let book = &self.book;
+        for dial in self.redial.due(now, |p| book.is_banned(p)) {
+            let opts = match dial.peer {
+                Some(peer) => DialOpts::peer_id(peer)
+                    .addresses(vec![dial.addr.clone()])
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build(),
+                None => DialOpts::unknown_peer_id()
+                    .address(dial.addr.clone())
+                    .build(),
+            };
+            let id = opts.connection_id();
+            match self.swarm.dial(opts) {
+                Ok(()) => {
+                    trace!(addr = %dial.addr, "dialling configured peer");
+                    self.redial.dialing(dial.target, id);
+                }
+                Err(e) => {
+                    trace!(addr = %dial.addr, error = %e, "dial not started");
+                    self.redial.not_started(dial.target, now);
+                }
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Rr(event)) => self.on_rr(event),
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                num_established,
+                endpoint,
+                ..
+            } => {
+                self.redial.connected(peer_id, connection_id);
+                if num_established.get() == 1 {
+                    info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "peer connected");
+                    self.shared.peers.write().push(peer_id);
+                    self.emit(NetworkEvent::PeerConnected(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                if num_established == 0 {
+                    info!(peer = %peer_id, cause = ?cause, "peer disconnected");
+                    self.shared.peers.write().retain(|p| *p != peer_id);
+                    self.redial.disconnected(peer_id, Instant::now());
+                    self.emit(NetworkEvent::PeerDisconnected(peer_id));
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
+                debug!(peer = ?peer_id, %error, "dial failed");
+                self.redial.dial_failed(connection_id, Instant::now());
+            }
+            SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
+            other => trace!(event = ?other, "swarm event"),
+        }
+    }
+
+    /// Peer and lifecycle events must not block the swarm either; the peer
+    /// list in [`Shared`] stays exact even if one is dropped.
+    fn emit(&mut self, event: NetworkEvent) {
+        if let Err(e) = self.events.try_send(event) {
+            warn!(error = %e, "node event queue full; peer event dropped");
+        }
+    }
+
+    fn on_gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
+        self.shared
+            .counters
+            .gossip_received
+            .fetch_add(1, Ordering::Relaxed);
+        let payload = if message.topic == self.txs_topic {
+            decode_tx_batch(&message.data, &self.chain).map(GossipPayload::Txs)
+        } else if message.topic == self.consensus_topic {
+            decode_consensus(&message.data, &self.chain).map(GossipPayload::Consensus)
+        } else {
+            // Gossipsub only delivers topics this node subscribed to.
+            self.report(&id, &source, Validation::Ignore);
+            return;
+        };
+        let payload = match payload {
+            Ok(p) => p,
+            Err(e) => {
+                debug!(peer = %source, error = %e, "malformed gossip");
+                self.shared
+                    .counters
+                    .malformed
+                    .fetch_add(1, Ordering::Relaxed);
+                self.report(&id, &source, Validation::Reject);
+                self.penalise(source, Misbehaviour::Malformed);
+                return;
+            }
+        };
+        let event = NetworkEvent::Gossip {
+            source,
+            id: id.clone(),
+            payload,
+        };
+        if let Err(e) = self.events.try_send(event) {
+            if matches!(e, TrySendError::Full(_)) {
+                self.shared
+                    .counters
+                    .gossip_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            self.report(&id, &source, Validation::Ignore);
+        }
+    }
+
+    fn on_rr(&mut self, event: rr::Event<WireRequest, Response>) {
+        match event {
+            rr::Event::Message {
+                peer,
+                message:
+                    rr::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => match request {
+                WireRequest::Valid(request) => self.on_request(peer, request, channel),
+                WireRequest::Refused(bad) => {
+                    self.bad_frame(peer, &bad);
+                    let answer = Response::Error(ErrorCode::BadRequest);
+                    let _ = self.swarm.behaviour_mut().rr.send_response(channel, answer);
+                }
+            },
+            rr::Event::Message {
+                peer,
+                message:
+                    rr::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some((_, reply)) = self.outbound.remove(&request_id) {
+                    match reply {
+                        Some(reply) => {
+                            let _ = reply.send(Ok(response));
+                        }
+                        None if response != Response::Ack => {
+                            debug!(%peer, ?response, "consensus message not acknowledged");
+                        }
+                        None => {}
+                    }
+                }
+            }
+            rr::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let rr::OutboundFailure::Io(e) = &error {
+                    self.frame_failure(peer, e);
+                }
+                let err = match error {
+                    rr::OutboundFailure::Timeout => NetError::Timeout { peer },
+                    other => NetError::RequestFailed {
+                        peer,
+                        why: other.to_string(),
+                    },
+                };
+                debug!(%peer, error = %err, "outbound request failed");
+                if let Some((_, Some(reply))) = self.outbound.remove(&request_id) {
+                    let _ = reply.send(Err(err));
+                }
+            }
+            rr::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "inbound request failed");
+            }
+            rr::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// Penalises a peer whose response frame was oversized or malformed.
+    fn frame_failure(&mut self, peer: PeerId, error: &std::io::Error) {
+        if let Some(bad) = FrameError::from_io(error) {
+            let bad = bad.clone();
+            self.bad_frame(peer, &bad);
+        }
+    }
+
+    fn bad_frame(&mut self, peer: PeerId, bad: &FrameError) {
+        let why = match bad {
+            FrameError::TooLarge { .. } => Misbehaviour::Oversized,
+            FrameError::Malformed(_) => Misbehaviour::Malformed,
+        };
+        debug!(%peer, error = %bad, "bad frame");
+        self.shared
+            .counters
+            .malformed
+            .fetch_add(1, Ordering::Relaxed);
+        self.penalise(peer, why);
+    }
+
+    fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+        if let Request::Consensus(message) = request {
+            let answer = match self.events.try_send(NetworkEvent::Direct { peer, message }) {
+                Ok(()) => Response::Ack,
+                Err(_) => self.refuse(),
+            };
+            let _ = self.swarm.behaviour_mut().rr.send_response(channel, answer);
+            return;
+        }
+        let (tx, rx) = oneshot::channel();
+        let event = NetworkEvent::Request {
+            peer,
+            request,
+            respond: Responder(tx),
+        };
+        if self.events.try_send(event).is_err() {
+            let busy = self.refuse();
+            let _ = self.swarm.behaviour_mut().rr.send_response(channel, busy);
+            return;
+        }
+        let timeout = self.request_timeout;
+        self.answers.push(
+            async move {
+                let response = match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(response)) => response,
+                    // Dropped unanswered, or too slow: say so.
+                    Ok(Err(_)) | Err(_) => Response::Error(ErrorCode::Unavailable),
+                };
+                (channel, response)
+            }
+            .boxed(),
+        );
+    }
+
+    fn refuse(&self) -> Response {
+        self.shared
+            .counters
+            .requests_refused
+            .fetch_add(1, Ordering::Relaxed);
+        Response::Error(ErrorCode::Busy)
+    }
+}

@@ -19,10 +19,24 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn methods_agree_with_the_store() {
+async fn methods_agree_with_the_store_over_http() {
     let node = TestNode::start().await;
     let c = node.http();
+    methods_agree_with_the_store(&node, &c).await;
+    node.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_agree_with_the_store_over_websocket() {
+    let node = TestNode::start().await;
+    let c = node.ws().await;
+    methods_agree_with_the_store(&node, &c).await;
+    drop(c);
+    node.stop().await;
+}
+
+/// Every method, through the typed client `c` (HTTP or WebSocket).
+async fn methods_agree_with_the_store<C: CairnApiClient + Sync>(node: &TestNode, c: &C) {
     // status and health at genesis.
     let s = c.status().await.unwrap();
     let genesis_hash = node.store.genesis_hash().unwrap().unwrap();
@@ -232,7 +246,6 @@ async fn methods_agree_with_the_store() {
         (s.round, s.syncing, s.peers, s.committed_height),
         (9, true, 3, 2)
     );
-    node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

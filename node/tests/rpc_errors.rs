@@ -20,6 +20,14 @@ async fn still_serving(node: &TestNode, expected: usize) {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["result"]["mempoolSize"], expected, "{v}");
     assert_eq!(node.mempool.len(), expected);
+    // Nothing committed behind the tests' back: the chain is as they left it.
+    let tip = node.store.tip().unwrap().unwrap();
+    assert_eq!(v["result"]["committedHeight"], tip.height.0, "{v}");
+    assert_eq!(
+        v["result"]["latestBlockHash"],
+        tip.hash.to_string().as_str(),
+        "{v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

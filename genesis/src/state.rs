@@ -1,6 +1,7 @@
 //! The genesis state: the funded accounts, their state root at height 0, the
-//! genesis block that commits to it, and the committee that certificates are
-//! checked against. Also the generator of local testnets.
+//! genesis block that commits to it and to the genesis config (validator set
+//! and consensus parameters, through [`config_hash`]), and the committee that
+//! certificates are checked against. Also the generator of local testnets.
 //!
 //! The state root depends only on the set of accounts, never on their order in
 //! the file: accounts are sorted by address before they enter the tree, and the
@@ -10,6 +11,7 @@ use cairn_ledger::state::{MemTreeStore, StateTree};
 use cairn_ledger::{Account, Address, Amount, Block, ChainId, Committee, Hash, Height};
 use jmt::storage::TreeUpdateBatch;
 
+use crate::config_hash::config_hash;
 use crate::error::{GenesisError, Result};
 use crate::file::{ConsensusParams, Genesis, GenesisAccount, GenesisTime, GenesisValidator};
 use crate::keys::KeyFile;
@@ -21,7 +23,8 @@ pub struct GenesisState {
     pub accounts: Vec<(Address, Account)>,
     /// The state tree root at height 0.
     pub state_root: Hash,
-    /// The genesis block (height 0, round 0), committing to `state_root`.
+    /// The genesis block (height 0, round 0), committing to `state_root` and,
+    /// through `parent_hash`, to the genesis config ([`config_hash`]).
     pub block: Block,
     /// Chain id, genesis block hash and validator set, for verifying certificates.
     pub committee: Committee,
@@ -30,6 +33,9 @@ pub struct GenesisState {
 }
 
 /// Validates `genesis` and builds its state, state root and genesis block.
+/// The genesis hash covers the chain id, the genesis time, the accounts (via
+/// the state root), the validator set and the consensus parameters (via the
+/// config hash); not the validator names.
 pub fn build_genesis_state(genesis: &Genesis) -> Result<GenesisState> {
     genesis.validate()?;
     let mut accounts: Vec<(Address, Account)> = genesis
@@ -50,10 +56,11 @@ pub fn build_genesis_state(genesis: &Genesis) -> Result<GenesisState> {
     let (state_root, tree_update) = StateTree::new(&store)
         .update(&accounts, Height(0))
         .map_err(|e| GenesisError::State(e.to_string()))?;
-    let block = Block::genesis(
+    let block = Block::genesis_with_config(
         genesis.chain_id.clone(),
         genesis.genesis_time.unix_ms(),
         state_root,
+        config_hash(genesis),
     );
     let committee = Committee {
         chain_id: genesis.chain_id.clone(),
@@ -203,6 +210,7 @@ mod tests {
         assert_eq!(h.height, Height(0));
         assert_eq!(h.state_root, s.state_root);
         assert_eq!(h.state_height, Height(0));
+        assert_eq!(h.parent_hash, config_hash(&g));
         assert_eq!(h.timestamp_ms, 1_795_219_200_000);
         assert_eq!(h.chain_id, g.chain_id);
         assert!(s.block.txs.is_empty());
@@ -264,6 +272,80 @@ mod tests {
         build_genesis_state(&g).unwrap();
         assert!(testnet(chain(), 0, 1, Amount(1)).is_err());
         assert!(testnet(chain(), 1, 2, Amount(u64::MAX)).is_err());
+    }
+
+    fn genesis_hash(g: &Genesis) -> Hash {
+        build_genesis_state(g).unwrap().block.hash()
+    }
+
+    #[test]
+    fn identical_files_give_the_same_genesis_hash() {
+        let g = fixed();
+        let reparsed = Genesis::from_json(&serde_json::to_string(&g).unwrap()).unwrap();
+        assert_eq!(genesis_hash(&g), genesis_hash(&reparsed));
+    }
+
+    #[test]
+    fn genesis_hash_commits_to_the_validator_set() {
+        let g = fixed();
+        let base = genesis_hash(&g);
+        let mut power = g.clone();
+        power.validators[2].power = 2;
+        let mut address = g.clone();
+        address.validators[2].address = KeyFile::derive(42, "outsider").address();
+        let mut order = g.clone();
+        order.validators.swap(0, 1);
+        let mut fewer = g.clone();
+        fewer.validators.pop();
+        for (what, changed) in [
+            ("a validator's power", power),
+            ("a validator's address", address),
+            ("the validators' order (signer indices)", order),
+            ("the number of validators", fewer),
+        ] {
+            // Same accounts, so the state root alone cannot tell them apart.
+            let s = build_genesis_state(&changed).unwrap();
+            assert_eq!(s.state_root, build_genesis_state(&g).unwrap().state_root);
+            assert_ne!(
+                s.block.hash(),
+                base,
+                "changing {what} kept the genesis hash"
+            );
+            assert_eq!(s.committee.genesis_hash, s.block.hash());
+        }
+    }
+
+    #[test]
+    fn genesis_hash_commits_to_every_consensus_parameter() {
+        let g = fixed();
+        let base = genesis_hash(&g);
+        type Edit = fn(&mut ConsensusParams);
+        let edits: [(&str, Edit); 6] = [
+            ("roundTimeoutMs", |c| c.round_timeout_ms += 1),
+            ("timeoutBackoff", |c| c.timeout_backoff = 1.5),
+            ("maxRoundTimeoutMs", |c| c.max_round_timeout_ms -= 1),
+            ("maxBlockTxs", |c| c.max_block_txs -= 1),
+            ("maxBlockBytes", |c| c.max_block_bytes -= 1),
+            ("maxMemoBytes", |c| c.max_memo_bytes -= 1),
+        ];
+        let mut seen = vec![base];
+        for (field, edit) in edits {
+            let mut changed = g.clone();
+            edit(&mut changed.consensus);
+            let h = genesis_hash(&changed);
+            assert!(!seen.contains(&h), "changing {field} kept the genesis hash");
+            seen.push(h);
+        }
+    }
+
+    #[test]
+    fn validator_names_do_not_change_the_genesis_hash() {
+        let g = fixed();
+        let mut renamed = g.clone();
+        for (i, v) in renamed.validators.iter_mut().enumerate() {
+            v.name = format!("node-{}", 9 - i);
+        }
+        assert_eq!(genesis_hash(&g), genesis_hash(&renamed));
     }
 
     #[test]

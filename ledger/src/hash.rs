@@ -22,6 +22,9 @@ pub mod tag {
     pub const TIMEOUT: &[u8] = b"cairn/timeout/v1";
     /// Prefix of a leader's signed proposal message.
     pub const PROPOSAL: &[u8] = b"cairn/proposal/v1";
+    /// Prefix of the genesis configuration hash (validator set and consensus
+    /// parameters), which the genesis block carries as its `parent_hash`.
+    pub const GENESIS: &[u8] = b"cairn/genesis/v1";
 }
 
 /// A 32-byte SHA-256 digest. JSON: `0x` + 64 lowercase hex digits.
@@ -29,7 +32,9 @@ pub mod tag {
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
-    /// All zeroes: the parent of the genesis block.
+    /// All zeroes: the block hash in the genesis block's `justify`, and the
+    /// `parent_hash` of a [`Block::genesis`](crate::Block::genesis) block (a
+    /// real chain's genesis carries its config hash there instead).
     pub const ZERO: Hash = Hash([0; 32]);
 
     /// SHA-256 of `data`.

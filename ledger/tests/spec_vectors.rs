@@ -120,7 +120,35 @@ fn header_parts(h: &BlockHeader) -> Parts {
     p
 }
 
-/// The spec chain's genesis: alice 1,000,000 and bob 500; validators 0..4 of power 1.
+/// The spec chain's genesis config bytes (SPEC.md §8), split into fields:
+/// validators 0..4 of power 1 in index order, then the default consensus
+/// parameters (`genesis.json` in SPEC.md §10). Written out by hand here: the
+/// ledger does not know `genesis.json`; `genesis/tests/spec_examples.rs`
+/// checks `cairn_genesis::config_bytes` against the same vector.
+fn genesis_config_parts() -> Parts {
+    let mut p = vec![le16(4)];
+    for i in 0..4u16 {
+        p.push(validator_key(i).address().0.to_vec());
+        p.push(le64(1));
+    }
+    p.extend([
+        le64(1_000),            // roundTimeoutMs
+        le64(2.0f64.to_bits()), // timeoutBackoff, binary64 bits
+        le64(60_000),           // maxRoundTimeoutMs
+        le32(10_000),           // maxBlockTxs
+        le64(16 << 20),         // maxBlockBytes
+        le16(1_024),            // maxMemoBytes
+    ]);
+    p
+}
+
+/// `SHA-256("cairn/genesis/v1" || config bytes)`.
+fn genesis_config_hash() -> Hash {
+    Hash::tagged(tag::GENESIS, &[&genesis_config_parts().concat()])
+}
+
+/// The spec chain's genesis: alice 1,000,000 and bob 500; validators 0..4 of
+/// power 1; `parent_hash` = the config hash.
 fn genesis() -> (Block, Vec<(Address, Account)>, MemTreeStore) {
     let mut accounts = vec![
         (
@@ -142,7 +170,8 @@ fn genesis() -> (Block, Vec<(Address, Account)>, MemTreeStore) {
     let mut store = MemTreeStore::new();
     let (root, batch) = StateTree::new(&store).update(&accounts, Height(0)).unwrap();
     store.apply(batch);
-    (Block::genesis(chain(), GENESIS_MS, root), accounts, store)
+    let block = Block::genesis_with_config(chain(), GENESIS_MS, root, genesis_config_hash());
+    (block, accounts, store)
 }
 
 fn spec_committee(genesis_hash: Hash) -> cairn_ledger::Committee {
@@ -345,7 +374,16 @@ fn compute() -> Vectors {
     let (_, proof) = tree.get_with_proof(&carol().address(), Height(0)).unwrap();
     v.add("state.proof.carol", proof_parts(&proof.to_bytes()));
 
-    // Genesis block.
+    // Genesis block and the config it commits to.
+    let mut config = vec![tag::GENESIS.to_vec()];
+    config.extend(genesis_config_parts());
+    assert_eq!(
+        Hash::digest(&config.concat()),
+        genesis.header.parent_hash,
+        "the genesis block's parent_hash is the config hash"
+    );
+    v.add("genesis.config", genesis_config_parts());
+    v.one("genesis.config_hash", genesis_config_hash().0);
     v.add("genesis.header", header_parts(&genesis.header));
     v.one("genesis.hash", genesis.hash().0);
 
@@ -619,6 +657,36 @@ fn spec_md_vectors_verify_as_documented() {
     let g = BlockHeader::from_bytes(&get("genesis.header")).unwrap();
     assert_eq!(g.hash(), h32("genesis.hash"));
     assert_eq!(g.state_root, h32("state.root.genesis"));
+
+    // An auditor who knows only the genesis hash authenticates the committee:
+    // the header's parent_hash is the tagged hash of the config bytes, and
+    // the committee read back from those bytes checks the certificates.
+    let config = get("genesis.config");
+    assert_eq!(
+        Hash::digest(&[b"cairn/genesis/v1".as_slice(), &config].concat()),
+        h32("genesis.config_hash")
+    );
+    assert_eq!(g.parent_hash, h32("genesis.config_hash"));
+    let n = u16::from_le_bytes([config[0], config[1]]) as usize;
+    let validators: Vec<cairn_ledger::Validator> = config[2..2 + 40 * n]
+        .chunks(40)
+        .map(|v| cairn_ledger::Validator {
+            address: Address(v[..32].try_into().unwrap()),
+            power: u64::from_le_bytes(v[32..].try_into().unwrap()),
+        })
+        .collect();
+    assert_eq!(config.len(), 2 + 40 * n + 38, "six consensus parameters");
+    let from_config = cairn_ledger::Committee {
+        chain_id: g.chain_id.clone(),
+        genesis_hash: g.hash(),
+        validators: cairn_ledger::ValidatorSet::new(validators).unwrap(),
+    };
+    assert_eq!(from_config.validators, c.validators);
+    assert_eq!(from_config.genesis_hash, c.genesis_hash);
+    QuorumCertificate::from_bytes(&get("qc1.bytes"))
+        .unwrap()
+        .verify(&from_config)
+        .unwrap();
 
     // Votes, QC, timeout, TC and block 2 verify against the committee.
     Vote::from_bytes(&get("vote.wire"))

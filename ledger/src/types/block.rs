@@ -132,14 +132,35 @@ pub struct Block {
 }
 
 impl Block {
-    /// The genesis block (height 0): commits to the genesis state and nothing else.
+    /// A genesis block (height 0) that commits to the genesis state only: its
+    /// `parent_hash` is zero, so its hash does not cover the validator set or
+    /// the consensus parameters. For tests and simulations that have no
+    /// genesis file; a real chain's genesis is [`Block::genesis_with_config`]
+    /// with the genesis file's config hash (`cairn_genesis::config_hash`).
+    /// Same as `genesis_with_config(chain_id, genesis_time_ms, state_root, Hash::ZERO)`.
     pub fn genesis(chain_id: ChainId, genesis_time_ms: u64, state_root: Hash) -> Block {
+        Block::genesis_with_config(chain_id, genesis_time_ms, state_root, Hash::ZERO)
+    }
+
+    /// The genesis block (height 0, round 0) of a real chain: commits to the
+    /// genesis state through `state_root` and to the validator set and
+    /// consensus parameters through `parent_hash = config_hash` (the genesis
+    /// block has no parent, so the field is free to carry it). The genesis
+    /// hash then authenticates the committee every certificate is checked
+    /// against. `config_hash` is `SHA-256("cairn/genesis/v1" || config bytes)`,
+    /// computed by `cairn_genesis::config_hash` (`docs/SPEC.md` §8).
+    pub fn genesis_with_config(
+        chain_id: ChainId,
+        genesis_time_ms: u64,
+        state_root: Hash,
+        config_hash: Hash,
+    ) -> Block {
         Block {
             header: BlockHeader {
                 chain_id,
                 height: Height(0),
                 round: Round(0),
-                parent_hash: Hash::ZERO,
+                parent_hash: config_hash,
                 proposer: Address::default(),
                 timestamp_ms: genesis_time_ms,
                 tx_root: merkle::root(&[]),
@@ -331,5 +352,41 @@ impl Decode for CommitProof {
             child: BlockHeader::decode_from(r)?,
             child_qc: QuorumCertificate::decode_from(r)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn chain() -> ChainId {
+        ChainId::new("cairn-test").unwrap()
+    }
+
+    #[test]
+    fn genesis_is_genesis_with_a_zero_config_hash() {
+        let root = Hash::digest(b"state");
+        assert_eq!(
+            Block::genesis(chain(), 7, root),
+            Block::genesis_with_config(chain(), 7, root, Hash::ZERO)
+        );
+        assert_eq!(
+            Block::genesis(chain(), 7, root).header.parent_hash,
+            Hash::ZERO
+        );
+    }
+
+    #[test]
+    fn genesis_hash_commits_to_the_config_hash() {
+        let root = Hash::digest(b"state");
+        let a = Block::genesis_with_config(chain(), 7, root, Hash::digest(b"config a"));
+        let b = Block::genesis_with_config(chain(), 7, root, Hash::digest(b"config b"));
+        assert_eq!(a.header.parent_hash, Hash::digest(b"config a"));
+        assert_ne!(a.hash(), b.hash());
+        // Only parent_hash differs; the rest is the plain genesis block.
+        let mut plain = Block::genesis(chain(), 7, root);
+        plain.header.parent_hash = a.header.parent_hash;
+        assert_eq!(plain, a);
     }
 }

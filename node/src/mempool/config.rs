@@ -18,6 +18,9 @@ pub struct MempoolConfig {
     pub nonce_window: u64,
     /// Longest signed transaction accepted, in bytes (at most the wire limit).
     pub max_tx_bytes: usize,
+    /// A transaction still pending this many seconds after admission is
+    /// dropped (e.g. one waiting forever behind a nonce gap).
+    pub tx_ttl_secs: u64,
     /// How many hashes of verified signatures to remember, so a proposal's
     /// transactions seen before are not verified twice (DESIGN §7).
     pub verified_cache: usize,
@@ -31,6 +34,7 @@ impl Default for MempoolConfig {
             max_per_sender: 512,
             nonce_window: 1_024,
             max_tx_bytes: MAX_TX_LEN,
+            tx_ttl_secs: 600,
             verified_cache: 400_000,
         }
     }
@@ -50,6 +54,9 @@ impl MempoolConfig {
             if v == 0 {
                 return Err(format!("{key} must be at least 1"));
             }
+        }
+        if self.tx_ttl_secs == 0 {
+            return Err("mempool.tx_ttl_secs must be at least 1".into());
         }
         if self.nonce_window == 0 {
             return Err("mempool.nonce_window must be at least 1".into());

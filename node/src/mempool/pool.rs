@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use cairn_ledger::{Account, Address, Amount, Hash, SignedTransaction};
 
@@ -14,6 +15,8 @@ struct PoolTx {
     tx: SignedTransaction,
     /// Admission order, for first-come-first-served selection.
     seq: u64,
+    /// When it was admitted, for expiry.
+    admitted: Instant,
 }
 
 /// One sender's pending transactions and its committed account as last seen.
@@ -33,6 +36,8 @@ pub struct Pool {
     senders: HashMap<Address, Sender>,
     bytes: usize,
     next_seq: u64,
+    /// Admission order -> hash: the oldest transactions first, for expiry.
+    by_seq: BTreeMap<u64, Hash>,
     /// Locally submitted transactions not yet handed to gossip.
     fresh: VecDeque<Hash>,
     /// Bumped by every [`Pool::on_commit`], so admission can tell whether
@@ -49,6 +54,7 @@ impl Pool {
             senders: HashMap::new(),
             bytes: 0,
             next_seq: 0,
+            by_seq: BTreeMap::new(),
             fresh: VecDeque::new(),
             epoch: 0,
         }
@@ -98,6 +104,7 @@ impl Pool {
         tx: SignedTransaction,
         committed: Account,
         local: bool,
+        now: Instant,
     ) -> Result<Hash, MempoolError> {
         let hash = tx.hash();
         if self.txs.contains_key(&hash) {
@@ -133,7 +140,15 @@ impl Pool {
         });
         sender.by_nonce.insert(t.nonce, hash);
         sender.pending_amount += u128::from(t.amount.0);
-        self.txs.insert(hash, PoolTx { tx, seq });
+        self.by_seq.insert(seq, hash);
+        self.txs.insert(
+            hash,
+            PoolTx {
+                tx,
+                seq,
+                admitted: now,
+            },
+        );
         if local {
             self.fresh.push_back(hash);
             if self.fresh.len() > self.config.max_txs {
@@ -204,6 +219,7 @@ impl Pool {
 
     fn remove(&mut self, hash: &Hash) -> Option<SignedTransaction> {
         let p = self.txs.remove(hash)?;
+        self.by_seq.remove(&p.seq);
         self.bytes -= p.tx.encoded_len();
         let t = p.tx.tx();
         if let Some(s) = self.senders.get_mut(&t.from) {
@@ -245,6 +261,26 @@ impl Pool {
             }
         }
         Ok(before - self.txs.len())
+    }
+
+    /// Drops transactions admitted more than `ttl` before `now`: a
+    /// transaction whose nonce gap is never filled must not hold its place
+    /// (and the sender's) forever. Returns how many left.
+    pub fn expire(&mut self, now: Instant, ttl: Duration) -> usize {
+        let mut n = 0;
+        while let Some((_, h)) = self.by_seq.first_key_value() {
+            let h = *h;
+            let expired = self
+                .txs
+                .get(&h)
+                .is_none_or(|p| now.saturating_duration_since(p.admitted) > ttl);
+            if !expired {
+                break;
+            }
+            self.remove(&h);
+            n += 1;
+        }
+        n
     }
 
     /// Every sender with pending transactions.
@@ -370,5 +406,6 @@ impl Pool {
             assert!(s.by_nonce.len() <= self.config.max_per_sender);
         }
         assert_eq!(n, self.txs.len());
+        assert_eq!(self.by_seq.len(), self.txs.len());
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use cairn_ledger::types::tx::verify_all;
 use cairn_ledger::{Account, Address, ChainId, Hash, SignedTransaction};
@@ -270,6 +271,7 @@ impl Mempool {
         let senders: HashSet<Address> = ready.iter().map(|(_, t)| t.tx().from).collect();
         let epoch = self.pool.lock().epoch();
         let mut accounts = read_accounts(view, &senders);
+        let now = Instant::now();
         let mut pool = self.pool.lock();
         if pool.epoch() != epoch {
             // A block committed meanwhile: re-read (rare, and only point reads).
@@ -278,7 +280,7 @@ impl Mempool {
         let mut admitted = 0u64;
         for (i, tx) in ready {
             let result = match accounts.get(&tx.tx().from) {
-                Some(Ok(account)) => pool.admit(tx, *account, origin == Origin::Local),
+                Some(Ok(account)) => pool.admit(tx, *account, origin == Origin::Local, now),
                 Some(Err(e)) => Err(e.clone()),
                 None => Err(MempoolError::Storage("sender account not read".into())),
             };
@@ -334,14 +336,27 @@ impl Mempool {
         self.pool.lock().select(max_txs, max_bytes, exclude)
     }
 
-    /// After a block commits (and is in `view`): drops its transactions and
-    /// those its senders' new nonces made stale. Returns how many left.
+    /// After a block commits (and is in `view`): drops its transactions,
+    /// those its senders' new nonces made stale, and those older than
+    /// `tx_ttl_secs`. Returns how many left.
     pub fn on_commit<V: AccountView>(
         &self,
         committed: &[SignedTransaction],
         view: &V,
     ) -> Result<usize, MempoolError> {
-        self.pool.lock().on_commit(committed, |a| view.account(a))
+        let mut pool = self.pool.lock();
+        let expired = pool.expire(Instant::now(), self.ttl());
+        Ok(expired + pool.on_commit(committed, |a| view.account(a))?)
+    }
+
+    fn ttl(&self) -> Duration {
+        Duration::from_secs(self.config.tx_ttl_secs)
+    }
+
+    /// Drops transactions older than `tx_ttl_secs` (also done on every
+    /// commit). Returns how many left.
+    pub fn expire(&self) -> usize {
+        self.pool.lock().expire(Instant::now(), self.ttl())
     }
 
     /// Re-reads every pending sender's committed account and drops what

@@ -415,3 +415,27 @@ fn refresh_after_sync_drops_what_became_stale() {
         vec![a[3].clone(), b0]
     );
 }
+
+#[test]
+fn old_transactions_expire_oldest_first() {
+    use std::time::{Duration, Instant};
+    let mut pool = super::pool::Pool::new(config());
+    let t0 = Instant::now();
+    let acct = Account {
+        balance: Amount(1000),
+        nonce: 0,
+    };
+    let gapped = tx(1, 5, 1);
+    let later = tx(2, 0, 1);
+    pool.admit(gapped.clone(), acct, true, t0).unwrap();
+    pool.admit(later.clone(), acct, true, t0 + Duration::from_secs(30))
+        .unwrap();
+    let ttl = Duration::from_secs(60);
+    assert_eq!(pool.expire(t0 + Duration::from_secs(60), ttl), 0);
+    assert_eq!(pool.expire(t0 + Duration::from_secs(61), ttl), 1);
+    assert!(!pool.contains(&gapped.hash()) && pool.contains(&later.hash()));
+    pool.assert_invariants();
+    assert_eq!(pool.expire(t0 + Duration::from_secs(91), ttl), 1);
+    assert!(pool.is_empty());
+    pool.assert_invariants();
+}

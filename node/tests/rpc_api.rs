@@ -314,3 +314,65 @@ async fn websocket_calls_and_subscriptions() {
     drop(ws);
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_may_call_cross_origin() {
+    let node = TestNode::start().await;
+    let origin = "Origin: https://explorer.example\r\n";
+    let (status, head, _) = rpc_common::http_exchange(node.addr, "OPTIONS", "/", origin, b"").await;
+    let head = head.to_ascii_lowercase();
+    assert_eq!(status, 204, "{head}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+    assert!(
+        head.contains("access-control-allow-headers: content-type"),
+        "{head}"
+    );
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"cairn_health","params":[]}"#;
+    let (status, head, body) =
+        rpc_common::http_exchange(node.addr, "POST", "/", origin, body).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("access-control-allow-origin: *"),
+        "{head}"
+    );
+    node.stop().await;
+
+    // Narrowed to one origin: others get no CORS grant.
+    let node = TestNode::start_with(
+        rpc_common::small_mempool(),
+        cairn_node::rpc::RpcConfig {
+            cors_allowed_origins: vec!["https://ok.example".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, head, _) = rpc_common::http_exchange(
+        node.addr,
+        "GET",
+        "/health",
+        "Origin: https://ok.example\r\n",
+        b"",
+    )
+    .await;
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("access-control-allow-origin: https://ok.example"),
+        "{head}"
+    );
+    let (_, head, _) = rpc_common::http_exchange(
+        node.addr,
+        "GET",
+        "/health",
+        "Origin: https://evil.example\r\n",
+        b"",
+    )
+    .await;
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("access-control-allow-origin"),
+        "{head}"
+    );
+    node.stop().await;
+}

@@ -28,6 +28,9 @@ pub struct RpcConfig {
     pub submit_rate_per_ip: u32,
     /// How many transactions one client IP may submit in a burst.
     pub submit_burst_per_ip: u32,
+    /// Web origins allowed to call the API from a browser (CORS); `"*"`
+    /// allows all, an empty list none.
+    pub cors_allowed_origins: Vec<String>,
     /// How often subscriptions look for newly committed blocks, in ms.
     pub poll_interval_ms: u64,
 }
@@ -44,6 +47,7 @@ impl Default for RpcConfig {
             max_submit_batch: 5_000,
             submit_rate_per_ip: 50_000,
             submit_burst_per_ip: 100_000,
+            cors_allowed_origins: vec!["*".to_string()],
             poll_interval_ms: 50,
         }
     }

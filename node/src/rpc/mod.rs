@@ -10,6 +10,7 @@
 pub mod config;
 pub mod context;
 pub mod convert;
+pub mod cors;
 pub mod errors;
 pub mod params;
 pub mod query;

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tower::layer::util::{Identity, Stack};
 use tower::Service;
 
+use super::cors::CorsLayer;
 use super::errors::{item, parse_32, parse_hash, parse_hex, rejection};
 use super::params::ParamCount;
 use super::ratelimit::{RateLimit, SubmitLimiter};
@@ -108,7 +109,11 @@ pub async fn start(
         .map_err(|e| RpcStartError::Config(e.to_string()))?;
     let builder = Server::builder()
         .set_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(health))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(CorsLayer::new(config.cors_allowed_origins.clone()))
+                .layer(health),
+        )
         .to_service_builder();
     let bind_error = |source| RpcStartError::Bind {
         addr: config.listen_addr,
@@ -155,7 +160,7 @@ pub async fn start(
 /// middleware stack that knows it (for the per-IP submission limit).
 async fn accept_loop(
     listener: TcpListener,
-    builder: TowerServiceBuilder<Identity, Stack<ProxyGetRequestLayer, Identity>>,
+    builder: TowerServiceBuilder<Identity, Stack<ProxyGetRequestLayer, Stack<CorsLayer, Identity>>>,
     methods: Methods,
     stop: StopHandle,
     limiter: Arc<SubmitLimiter>,

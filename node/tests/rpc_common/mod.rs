@@ -195,10 +195,23 @@ pub fn raw_hex(tx: &SignedTransaction) -> String {
 
 /// A raw HTTP/1.1 exchange on a fresh connection: (status code, body).
 pub async fn http_raw(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let (status, _, body) = http_exchange(addr, method, path, "", body).await;
+    (status, body)
+}
+
+/// A raw HTTP/1.1 exchange with extra header lines (each ending in
+/// `\r\n`): (status code, response head, body).
+pub async fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     let exchange = async {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n",
             body.len()
         );
         s.write_all(head.as_bytes()).await.unwrap();
@@ -226,7 +239,7 @@ pub async fn http_raw(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -
     } else {
         body.to_string()
     };
-    (status, body)
+    (status, head.to_string(), body)
 }
 
 fn dechunk(mut s: &str) -> String {

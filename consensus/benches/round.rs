@@ -20,7 +20,9 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
-        let keys: Vec<SecretKey> = (0..4u8).map(|i| SecretKey::from_seed([i + 1; 32])).collect();
+        let keys: Vec<SecretKey> = (0..4u8)
+            .map(|i| SecretKey::from_seed([i + 1; 32]))
+            .collect();
         let vals = keys
             .iter()
             .map(|k| Validator {
@@ -37,7 +39,12 @@ impl Net {
         };
         let cores = keys
             .iter()
-            .map(|k| Consensus::new(Config::new(committee.clone(), Some(k.clone())), genesis.clone()))
+            .map(|k| {
+                Consensus::new(
+                    Config::new(committee.clone(), Some(k.clone())),
+                    genesis.clone(),
+                )
+            })
             .collect();
         let mut queue = VecDeque::new();
         for i in 0..4 {

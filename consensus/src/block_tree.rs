@@ -114,7 +114,9 @@ impl BlockTree {
     /// Remembers a QC for its block (kept until the block is pruned).
     pub fn record_cert(&mut self, qc: &QuorumCertificate) {
         if qc.height > self.committed_height() {
-            self.certs.entry(qc.block_hash).or_insert_with(|| qc.clone());
+            self.certs
+                .entry(qc.block_hash)
+                .or_insert_with(|| qc.clone());
         }
     }
 
@@ -209,9 +211,7 @@ impl BlockTree {
         let Some(e) = self.blocks.get(hash) else {
             return false;
         };
-        e.block.header.tx_count == 0
-            && e.parent_state_height
-                .is_some_and(|h| h >= e.last_tx_height)
+        e.block.header.tx_count == 0 && e.parent_state_height.is_some_and(|h| h >= e.last_tx_height)
     }
 }
 
@@ -264,11 +264,11 @@ mod tests {
     #[test]
     fn commit_rule_table() {
         let cases: [(&[u64], &[u64], &[u64]); 6] = [
-            (&[1], &[], &[1]),              // QC(B1): B1 is only certified (genesis is committed)
-            (&[1, 2], &[1], &[1, 2]),       // consecutive rounds: parent commits
-            (&[1, 3], &[], &[1, 2]),        // gap: nothing commits
+            (&[1], &[], &[1]),        // QC(B1): B1 is only certified (genesis is committed)
+            (&[1, 2], &[1], &[1, 2]), // consecutive rounds: parent commits
+            (&[1, 3], &[], &[1, 2]),  // gap: nothing commits
             (&[1, 3, 4], &[1, 2], &[1, 2, 3]), // commits parent and its ancestors in order
-            (&[1, 2, 4], &[], &[1, 2, 3]),  // last pair not consecutive
+            (&[1, 2, 4], &[], &[1, 2, 3]), // last pair not consecutive
             (&[2, 5, 6, 7], &[1, 2, 3], &[1, 2, 3, 4]),
         ];
         for (i, (rounds, committed, one_chain)) in cases.into_iter().enumerate() {
@@ -301,7 +301,10 @@ mod tests {
         assert_eq!(target, blocks[2].hash());
         tree.commit(target, cert);
         assert_eq!(tree.committed_height(), Height(2));
-        assert!(!tree.contains(&fork.hash()), "fork below the root is pruned");
+        assert!(
+            !tree.contains(&fork.hash()),
+            "fork below the root is pruned"
+        );
         assert!(tree.contains(&blocks[3].hash()));
     }
 
@@ -309,11 +312,11 @@ mod tests {
     #[test]
     fn idle_tip_table() {
         let cases: [(&[u64], &[usize], bool); 5] = [
-            (&[], &[], true),                // genesis, no transactions ever
-            (&[1, 2, 3], &[1], false),       // tx block committed but its root not yet certified
-            (&[1, 2, 3, 4], &[1], true),     // QC(3) in block 4 certifies block 3's root (covers 1)
-            (&[1, 2, 3, 4], &[4], false),    // the tip holds transactions
-            (&[1, 3, 5, 7], &[1], false),    // no 2-chain: never committed
+            (&[], &[], true),             // genesis, no transactions ever
+            (&[1, 2, 3], &[1], false),    // tx block committed but its root not yet certified
+            (&[1, 2, 3, 4], &[1], true),  // QC(3) in block 4 certifies block 3's root (covers 1)
+            (&[1, 2, 3, 4], &[4], false), // the tip holds transactions
+            (&[1, 3, 5, 7], &[1], false), // no 2-chain: never committed
         ];
         for (i, (rounds, txs, idle)) in cases.into_iter().enumerate() {
             let (tree, blocks) = chain(rounds, txs);

@@ -54,7 +54,9 @@ impl Config {
             ));
         }
         if self.max_rounds_ahead == 0 || self.max_pending_proposals == 0 || self.max_orphans == 0 {
-            return Err("max_rounds_ahead, max_pending_proposals and max_orphans must be > 0".into());
+            return Err(
+                "max_rounds_ahead, max_pending_proposals and max_orphans must be > 0".into(),
+            );
         }
         if self.max_tree_blocks < 16 {
             return Err("max_tree_blocks must be at least 16".into());

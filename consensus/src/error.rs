@@ -25,7 +25,9 @@ pub enum ConsensusError {
         max_ahead: u64,
     },
     /// The block was proposed by someone other than the round's leader.
-    #[error("proposal for round {round} is signed by validator {proposer:?}, not the leader {leader}")]
+    #[error(
+        "proposal for round {round} is signed by validator {proposer:?}, not the leader {leader}"
+    )]
     NotLeader {
         /// The round.
         round: Round,

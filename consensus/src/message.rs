@@ -2,9 +2,14 @@
 //! (1 proposal, 2 vote, 3 timeout, 4 timeout certificate) followed by the ledger encoding of the body.
 
 use cairn_ledger::codec::{Reader, Writer};
-use cairn_ledger::{Decode, DecodeError, Encode, Proposal, Round, Timeout, TimeoutCertificate, Vote};
+use cairn_ledger::{
+    Decode, DecodeError, Encode, Proposal, Round, Timeout, TimeoutCertificate, Vote,
+};
 
 /// A consensus message between validators.
+// Messages are moved one at a time, never stored in bulk; boxing the common
+// variant would cost an allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
     /// A leader's signed block, broadcast.

@@ -80,6 +80,8 @@ pub struct PayloadRequest {
 }
 
 /// Proof that one validator signed two conflicting messages for a round.
+// Rare and short-lived: size differences between variants do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Evidence {
     /// Two proposals for one round by its leader.

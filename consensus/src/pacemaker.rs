@@ -100,14 +100,14 @@ mod tests {
             Tc(u64),
         }
         let cases = [
-            (Ev::Tc(1), Some(2), 200),   // a failure doubles
-            (Ev::Tc(2), Some(3), 400),   // consecutive failures keep doubling
-            (Ev::Tc(1), None, 400),      // stale TC: no change
-            (Ev::Qc(2), None, 400),      // stale QC: no change
-            (Ev::Tc(9), Some(10), 800),  // jump on a higher TC
+            (Ev::Tc(1), Some(2), 200),    // a failure doubles
+            (Ev::Tc(2), Some(3), 400),    // consecutive failures keep doubling
+            (Ev::Tc(1), None, 400),       // stale TC: no change
+            (Ev::Qc(2), None, 400),       // stale QC: no change
+            (Ev::Tc(9), Some(10), 800),   // jump on a higher TC
             (Ev::Tc(10), Some(11), 1000), // capped at the ceiling
-            (Ev::Qc(11), Some(12), 100), // progress resets
-            (Ev::Qc(40), Some(41), 100), // jump on a higher QC
+            (Ev::Qc(11), Some(12), 100),  // progress resets
+            (Ev::Qc(40), Some(41), 100),  // jump on a higher QC
         ];
         let mut pm = Pacemaker::new(Round(1), 100, 1000);
         for (i, (ev, round, timeout)) in cases.into_iter().enumerate() {

@@ -50,7 +50,10 @@ impl SafetyData {
 
     /// The highest round timed out of.
     pub fn highest_timeout_round(&self) -> Round {
-        self.last_timeout.as_ref().map(|t| t.round).unwrap_or_default()
+        self.last_timeout
+            .as_ref()
+            .map(|t| t.round)
+            .unwrap_or_default()
     }
 }
 
@@ -246,7 +249,6 @@ pub fn observe_qc(data: &mut SafetyData, qc: &QuorumCertificate) -> bool {
     }
 }
 
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -258,7 +260,13 @@ mod tests {
         let mut d = SafetyData::genesis(genesis.hash());
         d.last_voted_round = Round(last_voted);
         d.last_timeout = timed_out.map(|r| {
-            Timeout::sign(&committee.chain_id, Round(r), d.high_qc.clone(), 0, &keys[0])
+            Timeout::sign(
+                &committee.chain_id,
+                Round(r),
+                d.high_qc.clone(),
+                0,
+                &keys[0],
+            )
         });
         d
     }
@@ -270,15 +278,52 @@ mod tests {
         use Refusal::*;
         let (committee, keys, _) = testutil::committee(4);
         let config = testutil::config(&committee, &keys, 0);
-        type Case = (u64, u64, u64, Option<(u64, &'static [u64])>, Result<(), Refusal>);
+        type Case = (
+            u64,
+            u64,
+            u64,
+            Option<(u64, &'static [u64])>,
+            Result<(), Refusal>,
+        );
         let cases: [Case; 10] = [
             (4, 5, 4, None, Ok(())), // QC(r-1): vote
-            (5, 5, 4, None, Err(AlreadyVoted { last_voted_round: Round(5) })), // once per round
-            (6, 5, 4, None, Err(AlreadyVoted { last_voted_round: Round(6) })), // older round
+            (
+                5,
+                5,
+                4,
+                None,
+                Err(AlreadyVoted {
+                    last_voted_round: Round(5),
+                }),
+            ), // once per round
+            (
+                6,
+                5,
+                4,
+                None,
+                Err(AlreadyVoted {
+                    last_voted_round: Round(6),
+                }),
+            ), // older round
             (4, 5, 3, None, Err(NoCertificateForPreviousRound)), // gap without TC
             (4, 5, 3, Some((4, &[3, 2, 3])), Ok(())), // TC(r-1), QC >= its highest
-            (4, 5, 2, Some((4, &[3, 2, 3])), Err(BelowTcHighQc { qc_round: Round(2), required: Round(3) })), // the lock
-            (4, 5, 3, Some((3, &[2, 2, 2])), Err(NoCertificateForPreviousRound)), // TC of the wrong round
+            (
+                4,
+                5,
+                2,
+                Some((4, &[3, 2, 3])),
+                Err(BelowTcHighQc {
+                    qc_round: Round(2),
+                    required: Round(3),
+                }),
+            ), // the lock
+            (
+                4,
+                5,
+                3,
+                Some((3, &[2, 2, 2])),
+                Err(NoCertificateForPreviousRound),
+            ), // TC of the wrong round
             (4, 5, 5, None, Err(RoundNotAfterQc)), // QC not below block
             (0, 1, 0, None, Ok(())), // first block after genesis
             (9, 12, 10, Some((11, &[10, 10, 9])), Ok(())), // jump after a timeout
@@ -298,7 +343,17 @@ mod tests {
         let mut d = data(0, None);
         let (a, b) = (Hash::digest(b"a"), Hash::digest(b"b"));
         let vote = |d: &mut SafetyData, h| {
-            decide_vote(d, &config, &keys[0], 0, h, Height(1), Round(1), Round(0), None)
+            decide_vote(
+                d,
+                &config,
+                &keys[0],
+                0,
+                h,
+                Height(1),
+                Round(1),
+                Round(0),
+                None,
+            )
         };
         let VoteDecision::New(first) = vote(&mut d, a) else {
             panic!("first vote refused")
@@ -339,7 +394,10 @@ mod tests {
             let kind = match &got {
                 TimeoutDecision::New(t) => {
                     assert_eq!(t.high_qc, d.high_qc, "case {i}: carries the high QC");
-                    assert!(d.last_voted_round >= Round(round), "case {i}: no vote after");
+                    assert!(
+                        d.last_voted_round >= Round(round),
+                        "case {i}: no vote after"
+                    );
                     K::New
                 }
                 TimeoutDecision::Resend(_) => K::Resend,

@@ -68,7 +68,12 @@ pub fn qc(
 
 /// A TC for `round` whose signers report these high-QC rounds (real signatures
 /// over QCs we do not need to hold: only the rounds are signed).
-pub fn tc(committee: &Committee, keys: &[SecretKey], round: u64, hqc: &[u64]) -> TimeoutCertificate {
+pub fn tc(
+    committee: &Committee,
+    keys: &[SecretKey],
+    round: u64,
+    hqc: &[u64],
+) -> TimeoutCertificate {
     let signatures = hqc
         .iter()
         .enumerate()

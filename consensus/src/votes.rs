@@ -109,12 +109,11 @@ impl TimeoutCollector {
         let round = timeout.round;
         let signers = self.by_round.entry(round).or_default();
         if let Some(first) = signers.get(&timeout.signer) {
-            let evidence = (first.high_qc.round != timeout.high_qc.round).then(|| {
-                Evidence::Timeouts {
+            let evidence =
+                (first.high_qc.round != timeout.high_qc.round).then(|| Evidence::Timeouts {
                     first: Box::new(first.clone()),
                     second: Box::new(timeout),
-                }
-            });
+                });
             return Added {
                 cert: None,
                 evidence,
@@ -145,9 +144,7 @@ impl TimeoutCollector {
     /// Voting power that has timed out of `round`.
     pub fn power(&self, round: Round, vals: &ValidatorSet) -> u64 {
         self.by_round.get(&round).map_or(0, |s| {
-            s.keys()
-                .filter_map(|i| vals.get(*i).map(|v| v.power))
-                .sum()
+            s.keys().filter_map(|i| vals.get(*i).map(|v| v.power)).sum()
         })
     }
 

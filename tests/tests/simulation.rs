@@ -63,14 +63,18 @@ fn simulation_campaign() {
             .ok()
             .and_then(|n| Scenario::from_name(&n))
             .unwrap_or_else(|| scenario_for(seed));
-        campaign(seed, 1, Some(sc), None)
+        campaign(seed, 1, Some(sc), bug_from_env())
     } else {
         let first = env_u64("SIM_FIRST_SEED").unwrap_or(0);
         let count = env_u64("SIM_SEEDS").unwrap_or(330);
         campaign(first, count, None, None)
     };
     for sc in Scenario::ALL {
-        let runs: Vec<&Stats> = stats.iter().filter(|(s, _)| *s == sc).map(|(_, s)| s).collect();
+        let runs: Vec<&Stats> = stats
+            .iter()
+            .filter(|(s, _)| *s == sc)
+            .map(|(_, s)| s)
+            .collect();
         if runs.is_empty() {
             continue;
         }
@@ -94,27 +98,46 @@ fn simulation_campaign() {
     for f in &failures {
         println!("{f}");
     }
-    assert!(failures.is_empty(), "{} seeds failed (see above)", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed (see above)",
+        failures.len()
+    );
+}
+
+fn tweak_a(c: &mut Config) {
+    c.plant_bug(PlantedBug::VoteWithoutLock);
+}
+fn tweak_b(c: &mut Config) {
+    c.plant_bug(PlantedBug::VoteTwice);
+}
+fn tweak_c(c: &mut Config) {
+    c.plant_bug(PlantedBug::CommitOneChain);
+}
+
+fn tweak_for(bug: PlantedBug) -> Tweak {
+    match bug {
+        PlantedBug::VoteWithoutLock => tweak_a,
+        PlantedBug::VoteTwice => tweak_b,
+        PlantedBug::CommitOneChain => tweak_c,
+    }
+}
+
+/// `SIM_BUG=a|b|c` replays a seed with a planted bug.
+fn bug_from_env() -> Option<Tweak> {
+    match std::env::var("SIM_BUG").ok()?.as_str() {
+        "a" => Some(tweak_a),
+        "b" => Some(tweak_b),
+        "c" => Some(tweak_c),
+        _ => None,
+    }
 }
 
 /// Seeds each planted-bug hunt may use before the test fails.
 const HUNT_SEEDS: u64 = 200;
 
 fn hunt(bug: PlantedBug, scenarios: &[Scenario]) {
-    fn tweak_a(c: &mut Config) {
-        c.plant_bug(PlantedBug::VoteWithoutLock);
-    }
-    fn tweak_b(c: &mut Config) {
-        c.plant_bug(PlantedBug::VoteTwice);
-    }
-    fn tweak_c(c: &mut Config) {
-        c.plant_bug(PlantedBug::CommitOneChain);
-    }
-    let tweak: Tweak = match bug {
-        PlantedBug::VoteWithoutLock => tweak_a,
-        PlantedBug::VoteTwice => tweak_b,
-        PlantedBug::CommitOneChain => tweak_c,
-    };
+    let tweak = tweak_for(bug);
     let started = Instant::now();
     let is_safety = |f: &Failure| {
         f.violations.iter().any(|v| {
@@ -129,13 +152,20 @@ fn hunt(bug: PlantedBug, scenarios: &[Scenario]) {
         let first = 1_000 * (k as u64 + 1);
         // In chunks, so the hunt stops soon after the first safety violation.
         for chunk in (0..per).step_by(10) {
-            let (failures, _) = campaign(first + chunk, 10.min(per - chunk), Some(*sc), Some(tweak));
+            let (failures, _) =
+                campaign(first + chunk, 10.min(per - chunk), Some(*sc), Some(tweak));
             if let Some(f) = failures.iter().find(|f| is_safety(f)) {
                 println!(
-                    "planted bug {bug:?} found by seed {} ({} seeds into {sc:?}) in {:.1}s:\n{f}",
+                    "planted bug {bug:?} found by seed {} ({} seeds into {sc:?}) in {:.1}s \
+                     (replay: add SIM_BUG={}):\n{f}",
                     f.seed,
                     f.seed - first + 1,
-                    started.elapsed().as_secs_f64()
+                    started.elapsed().as_secs_f64(),
+                    match bug {
+                        PlantedBug::VoteWithoutLock => "a",
+                        PlantedBug::VoteTwice => "b",
+                        PlantedBug::CommitOneChain => "c",
+                    }
                 );
                 return;
             }
@@ -151,7 +181,10 @@ fn finds_planted_bug_voting_without_lock() {
 
 #[test]
 fn finds_planted_bug_voting_twice() {
-    hunt(PlantedBug::VoteTwice, &[Scenario::Faults4, Scenario::Adversarial4]);
+    hunt(
+        PlantedBug::VoteTwice,
+        &[Scenario::Faults4, Scenario::Adversarial4],
+    );
 }
 
 #[test]

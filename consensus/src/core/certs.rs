@@ -97,7 +97,9 @@ impl Consensus {
             || h.parent_hash != h.justify.block_hash
             || h.tx_count as usize != block.txs.len()
         {
-            out.push(Output::Rejected(malformed("fields inconsistent with its QC")));
+            out.push(Output::Rejected(malformed(
+                "fields inconsistent with its QC",
+            )));
             return;
         }
         let justify = h.justify.clone();

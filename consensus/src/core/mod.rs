@@ -231,7 +231,6 @@ impl Consensus {
     }
 }
 
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

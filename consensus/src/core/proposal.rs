@@ -84,7 +84,9 @@ impl Consensus {
         }
         match &h.timeout_cert {
             Some(tc) if tc.round.next() != h.round => {
-                return Err(malformed("timeout certificate is not for the previous round"))
+                return Err(malformed(
+                    "timeout certificate is not for the previous round",
+                ))
             }
             None if h.justify.round.next() != h.round => {
                 return Err(malformed("neither QC nor TC for the previous round"))
@@ -309,7 +311,10 @@ impl Consensus {
         // must find last_voted_round >= round and not propose again.
         let mut vote_out = Vec::new();
         self.accept_block(proposal.block.clone(), true, &mut vote_out);
-        if let Some(i) = vote_out.iter().position(|o| matches!(o, Output::Persist(_))) {
+        if let Some(i) = vote_out
+            .iter()
+            .position(|o| matches!(o, Output::Persist(_)))
+        {
             out.push(vote_out.remove(i));
         }
         out.push(Output::Broadcast(crate::Message::Proposal(proposal)));

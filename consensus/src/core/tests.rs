@@ -95,7 +95,11 @@ fn start_all(n: usize, txs: bool) -> Vec<(usize, Input)> {
 fn four_cores_commit_the_same_chain_and_persist_before_voting() {
     let mut net = Net::new(4);
     net.run(start_all(4, true), 2_000);
-    assert!(net.commits[0].len() >= 10, "commits: {}", net.commits[0].len());
+    assert!(
+        net.commits[0].len() >= 10,
+        "commits: {}",
+        net.commits[0].len()
+    );
     for c in &net.commits[1..] {
         let k = c.len().min(net.commits[0].len());
         assert_eq!(c[..k], net.commits[0][..k]);
@@ -123,7 +127,12 @@ fn idle_chain_stops_then_restarts_on_transactions() {
         net.outputs
             .iter()
             .flatten()
-            .filter(|o| matches!(o, Output::RequestPayload(_) | Output::ScheduleTimeout { .. }))
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::RequestPayload(_) | Output::ScheduleTimeout { .. }
+                )
+            })
             .count()
     };
     assert_eq!(proposals(&net), 0);
@@ -134,7 +143,10 @@ fn idle_chain_stops_then_restarts_on_transactions() {
     net.run(inputs, 5_000);
     let after = proposals(&net);
     assert!(after > 0, "transactions must restart proposals");
-    assert!(after < 40, "idle chain must stop: {after} proposal/timer outputs");
+    assert!(
+        after < 40,
+        "idle chain must stop: {after} proposal/timer outputs"
+    );
 }
 
 /// Proposal checks: (mutation of a valid round-1 proposal, expected error kind).
@@ -154,17 +166,43 @@ fn proposal_checks_table() {
     type Mutate = fn(&mut Block, &[cairn_ledger::SecretKey]) -> Option<usize>;
     let cases: [(&str, Mutate, &str); 6] = [
         ("valid", |_, _| None, ""),
-        ("far future", |b, _| { b.header.round = Round(500); None }, "TooFarAhead"),
+        (
+            "far future",
+            |b, _| {
+                b.header.round = Round(500);
+                None
+            },
+            "TooFarAhead",
+        ),
         ("not the leader", |_, _| Some(0), "NotLeader"),
-        ("bad height", |b, _| { b.header.height = Height(5); None }, "Malformed"),
-        ("no certificate", |b, _| { b.header.round = Round(3); None }, "Malformed"),
-        ("forged QC", |b, k| {
-            b.header.round = Round(3);
-            b.header.justify = testutil::qc(&testutil::committee(4).0, k, Hash::digest(b"x"), 1, 2, 2);
-            b.header.height = Height(2);
-            b.header.parent_hash = b.header.justify.block_hash;
-            Some(3) // the leader of round 3
-        }, "Invalid"),
+        (
+            "bad height",
+            |b, _| {
+                b.header.height = Height(5);
+                None
+            },
+            "Malformed",
+        ),
+        (
+            "no certificate",
+            |b, _| {
+                b.header.round = Round(3);
+                None
+            },
+            "Malformed",
+        ),
+        (
+            "forged QC",
+            |b, k| {
+                b.header.round = Round(3);
+                b.header.justify =
+                    testutil::qc(&testutil::committee(4).0, k, Hash::digest(b"x"), 1, 2, 2);
+                b.header.height = Height(2);
+                b.header.parent_hash = b.header.justify.block_hash;
+                Some(3) // the leader of round 3
+            },
+            "Invalid",
+        ),
     ];
     for (name, mutate, expected) in cases {
         let mut b = good.clone();
@@ -177,11 +215,20 @@ fn proposal_checks_table() {
             Output::Rejected(e) => Some(e.clone()),
             _ => None,
         });
-        let kind = |e: &ConsensusError| format!("{e:?}").split([' ', '{', '(']).next().unwrap_or("").to_string();
+        let kind = |e: &ConsensusError| {
+            format!("{e:?}")
+                .split([' ', '{', '('])
+                .next()
+                .unwrap_or("")
+                .to_string()
+        };
         match rejected {
             None => {
                 assert_eq!(expected, "", "{name}: accepted");
-                assert!(out.iter().any(|o| matches!(o, Output::ValidateBlock(_))), "{name}");
+                assert!(
+                    out.iter().any(|o| matches!(o, Output::ValidateBlock(_))),
+                    "{name}"
+                );
             }
             Some(e) => assert_eq!(kind(&e), expected, "{name}: {e}"),
         }
@@ -208,9 +255,22 @@ fn equivocating_leader_is_reported_and_voted_for_once() {
     let mut out = Vec::new();
     for blk in [a, b] {
         let hash = blk.hash();
-        out.extend(core.handle(Input::Message(Message::Proposal(Proposal::sign(blk, &keys[leader])))));
+        out.extend(core.handle(Input::Message(Message::Proposal(Proposal::sign(
+            blk,
+            &keys[leader],
+        )))));
         out.extend(core.handle(Input::BlockValidated { hash, valid: true }));
     }
-    assert_eq!(out.iter().filter(|o| matches!(o, Output::Equivocation(_))).count(), 1);
-    assert_eq!(out.iter().filter(|o| matches!(o, Output::SendVote { .. })).count(), 1);
+    assert_eq!(
+        out.iter()
+            .filter(|o| matches!(o, Output::Equivocation(_)))
+            .count(),
+        1
+    );
+    assert_eq!(
+        out.iter()
+            .filter(|o| matches!(o, Output::SendVote { .. }))
+            .count(),
+        1
+    );
 }

@@ -145,17 +145,21 @@ impl Consensus {
             });
         }
         let committee = &self.config.committee;
-        let signer = committee.validators.get(t.signer).ok_or(ConsensusError::Invalid {
-            what: "timeout signer",
-            source: cairn_ledger::VerifyError::UnknownSigner {
-                index: t.signer,
-                count: committee.validators.len(),
-            },
-        })?;
+        let signer = committee
+            .validators
+            .get(t.signer)
+            .ok_or(ConsensusError::Invalid {
+                what: "timeout signer",
+                source: cairn_ledger::VerifyError::UnknownSigner {
+                    index: t.signer,
+                    count: committee.validators.len(),
+                },
+            })?;
         let msg = timeout_signing_bytes(&committee.chain_id, t.round, t.high_qc.round);
         cairn_ledger::crypto::verify(&signer.address, &msg, &t.signature)
             .map_err(invalid("timeout signature"))?;
-        self.verify_qc(&t.high_qc).map_err(invalid("timeout's high QC"))
+        self.verify_qc(&t.high_qc)
+            .map_err(invalid("timeout's high QC"))
     }
 
     fn add_timeout(&mut self, t: Timeout, out: &mut Vec<Output>) {

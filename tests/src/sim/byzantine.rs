@@ -267,7 +267,14 @@ impl Sim {
                 }
             }
             let fake = Hash::digest(&vote.block_hash.0);
-            votes.push(Vote::sign(&chain, fake, vote.height, vote.round, vote.signer, &key));
+            votes.push(Vote::sign(
+                &chain,
+                fake,
+                vote.height,
+                vote.round,
+                vote.signer,
+                &key,
+            ));
             votes.shuffle(&mut self.rng);
         }
         for v in votes {
@@ -312,17 +319,23 @@ impl Sim {
         let Some(core) = self.nodes[i].core.as_ref() else {
             return;
         };
-        // Candidate QCs: our high QC, and the QC inside its block (one lower).
-        let high = core.high_qc().clone();
-        let mut candidates = vec![high.clone()];
-        if let Some(hb) = core.block(&high.block_hash) {
-            candidates.push(hb.header.justify.clone());
+        // Candidate QCs: our high QC and the QCs inside its ancestors, as deep
+        // as we hold them: the deeper, the more likely it is below someone's lock.
+        let mut candidates = vec![core.high_qc().clone()];
+        while candidates.len() < 4 {
+            let Some(b) = candidates.last().and_then(|qc| core.block(&qc.block_hash)) else {
+                break;
+            };
+            if b.header.height.0 == 0 {
+                break;
+            }
+            candidates.push(b.header.justify.clone());
         }
-        let justify = if candidates.len() > 1 && self.rng.gen_bool(0.7) {
-            candidates[1].clone()
-        } else {
-            candidates[0].clone()
-        };
+        let depth = self
+            .rng
+            .gen_range(0..candidates.len())
+            .max(candidates.len().min(2) - 1);
+        let justify = candidates[depth].clone();
         let Some(parent) = core.block(&justify.block_hash) else {
             return;
         };
@@ -360,6 +373,19 @@ impl Sim {
             me,
             &key,
         );
+        if std::env::var("SIM_TRACE").is_ok() {
+            eprintln!(
+                "t={} node {i} FORK r{} on qc{} (tc max hqc {})",
+                self.now,
+                round,
+                block.header.justify.round,
+                block
+                    .header
+                    .timeout_cert
+                    .as_ref()
+                    .map_or(0, |t| t.max_high_qc_round().0)
+            );
+        }
         let proposal = Proposal::sign(block, &key);
         self.broadcast(i, Packet::Msg(Message::Proposal(proposal)), false);
         let next = self.committee.validators.leader(round.next());

@@ -196,7 +196,13 @@ impl Sim {
                 None if twin == Some(v) => Role::Twin,
                 None => Role::Honest,
             };
-            nodes.push(Self::make_node(v as u16, key.clone(), role, &genesis, &committee));
+            nodes.push(Self::make_node(
+                v as u16,
+                key.clone(),
+                role,
+                &genesis,
+                &committee,
+            ));
         }
         if let Some(t) = twin {
             nodes.push(Self::make_node(
@@ -207,7 +213,9 @@ impl Sim {
                 &committee,
             ));
         }
-        let accounts = (0..4).map(|_| (SecretKey::from_seed(rng.gen()), 0)).collect();
+        let accounts = (0..4)
+            .map(|_| (SecretKey::from_seed(rng.gen()), 0))
+            .collect();
         let checker = Checker::new(committee.clone(), honest);
         Sim {
             net: Network::new(params.chaos.clone()),
@@ -285,8 +293,11 @@ impl Sim {
         self.run_until(heal_at);
         let heal_height = self.checker.max_committed();
         self.run_until(end);
+        if !self.checker.violations.is_empty() {
+            return; // a safety violation stopped the run; liveness is moot
+        }
         self.check_liveness(heal_height);
-        if p.idle_tail {
+        if p.idle_tail && self.checker.violations.is_empty() {
             self.check_idle(end);
         }
         self.stats.committed_height = self.checker.max_committed().0;
@@ -445,11 +456,20 @@ impl Sim {
             return;
         };
         let trace = std::env::var("SIM_TRACE").is_ok();
-        let desc = if trace { brief_input(&input) } else { String::new() };
+        let desc = if trace {
+            brief_input(&input)
+        } else {
+            String::new()
+        };
         let outputs = core.handle(input);
         if trace {
             let outs: Vec<String> = outputs.iter().map(brief_output).collect();
-            eprintln!("t={} node {i} r{} <- {desc} -> {}", self.now, core.round(), outs.join(", "));
+            eprintln!(
+                "t={} node {i} r{} <- {desc} -> {}",
+                self.now,
+                core.round(),
+                outs.join(", ")
+            );
         }
         let cut = if self.nodes[i].crash_armed && !outputs.is_empty() {
             Some(self.rng.gen_range(0..=outputs.len()))
@@ -576,7 +596,7 @@ impl Sim {
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, packet: Packet, reliable: bool) {
-        let delays = self.net.delays(&mut self.rng, from, to, reliable);
+        let delays = self.net.delays(&mut self.rng, from, to, reliable, self.now);
         for d in delays {
             self.schedule(
                 d,
@@ -590,6 +610,16 @@ impl Sim {
     }
 
     fn broadcast(&mut self, from: NodeId, packet: Packet, reliable: bool) {
+        // The scheduler is on the attacker's side: it isolates honest leaders only.
+        if matches!(packet, Packet::Msg(Message::Proposal(_)))
+            && self.nodes[from].is_honest()
+            && self.now < self.params.chaos_ms
+            && self.params.isolate_leader > 0.0
+            && self.rng.gen_bool(self.params.isolate_leader)
+        {
+            let until = self.now + 3 * BASE_TIMEOUT_MS;
+            self.net.isolate(from, until);
+        }
         for to in 0..self.nodes.len() {
             if to != from {
                 self.send(from, to, packet.clone(), reliable);
@@ -757,7 +787,10 @@ fn brief_msg(m: &Message) -> String {
             p.block.header.timeout_cert.as_ref().map(|t| t.round.0)
         ),
         Message::Vote(v) => format!("vote r{} by {}", v.round, v.signer),
-        Message::Timeout(t) => format!("timeout r{} by {} hqc{}", t.round, t.signer, t.high_qc.round),
+        Message::Timeout(t) => format!(
+            "timeout r{} by {} hqc{}",
+            t.round, t.signer, t.high_qc.round
+        ),
         Message::TimeoutCertificate(tc) => format!("tc r{}", tc.round),
     }
 }

@@ -42,6 +42,8 @@ pub struct Network {
     pub cfg: NetConfig,
     /// Group of each node while partitioned.
     partition: Option<Vec<u8>>,
+    /// Nodes cut off from everyone until the given time.
+    isolated: Vec<(NodeId, u64)>,
 }
 
 impl Network {
@@ -50,6 +52,7 @@ impl Network {
         Network {
             cfg,
             partition: None,
+            isolated: Vec::new(),
         }
     }
 
@@ -58,9 +61,15 @@ impl Network {
         self.partition = Some(groups);
     }
 
-    /// Heals every partition.
+    /// Heals every partition and isolation.
     pub fn heal(&mut self) {
         self.partition = None;
+        self.isolated.clear();
+    }
+
+    /// Cuts `node` off from everyone until `until_ms`.
+    pub fn isolate(&mut self, node: NodeId, until_ms: u64) {
+        self.isolated.push((node, until_ms));
     }
 
     /// True while partitioned.
@@ -68,7 +77,14 @@ impl Network {
         self.partition.is_some()
     }
 
-    fn connected(&self, a: NodeId, b: NodeId) -> bool {
+    fn connected(&self, a: NodeId, b: NodeId, now_ms: u64) -> bool {
+        if self
+            .isolated
+            .iter()
+            .any(|(n, until)| (*n == a || *n == b) && now_ms < *until)
+        {
+            return false;
+        }
         match &self.partition {
             None => true,
             Some(g) => g.get(a) == g.get(b),
@@ -82,8 +98,9 @@ impl Network {
         from: NodeId,
         to: NodeId,
         reliable: bool,
+        now_ms: u64,
     ) -> Vec<u64> {
-        if !self.connected(from, to) || (!reliable && rng.gen_bool(self.cfg.loss)) {
+        if !self.connected(from, to, now_ms) || (!reliable && rng.gen_bool(self.cfg.loss)) {
             return Vec::new();
         }
         let range = self.cfg.min_delay_ms..=self.cfg.max_delay_ms;

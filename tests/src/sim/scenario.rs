@@ -16,8 +16,9 @@ pub enum Scenario {
     Twins4,
     /// 7 honest validators crashing (also mid-output) and restarting, partitions.
     Crashes7,
-    /// Hunting ground for planted bugs: 4 validators, one forking, equivocating
-    /// Byzantine leader, heavy loss and partitions.
+    /// Hunting ground for planted bugs: 4 validators, one forking Byzantine
+    /// leader, and an adversarial scheduler that cuts honest leaders off right
+    /// after they propose.
     Adversarial4,
 }
 
@@ -65,6 +66,7 @@ impl Scenario {
             heal_ms: 5_000,
             idle_tail: false,
             forker: false,
+            isolate_leader: 0.0,
         };
         match self {
             Scenario::Calm4 => Params {
@@ -102,12 +104,12 @@ impl Scenario {
             Scenario::Adversarial4 => Params {
                 byzantine: 1,
                 forker: true,
+                isolate_leader: 0.3,
+                chaos_ms: 5_000,
                 chaos: NetConfig {
-                    loss: 0.25,
+                    loss: 0.03,
                     ..rough
                 },
-                partitions: true,
-                crashes: true,
                 ..base
             },
         }
@@ -139,4 +141,8 @@ pub struct Params {
     pub idle_tail: bool,
     /// The Byzantine validator always forks after timeouts and equivocates.
     pub forker: bool,
+    /// During the chaos phase, the probability that an adversarial scheduler
+    /// cuts a proposing leader off from everyone for a few rounds: it alone
+    /// learns the QC its proposal carries, the rest time out without it.
+    pub isolate_leader: f64,
 }

@@ -15,17 +15,20 @@
 //! - [`error`] has one [`MempoolError`] variant per rejection reason;
 //! - [`view`] defines [`AccountView`], the committed state admission reads;
 //! - [`pool`] is the data structure (no locks, no I/O);
-//! - [`service`] is [`Mempool`], the shared, thread-safe face.
+//! - [`service`] is [`Mempool`], the shared, thread-safe face;
+//! - [`rejections`] counts refusals by reason.
 
 pub mod config;
 pub mod error;
 pub mod pool;
+pub mod rejections;
 pub mod service;
 pub mod view;
 
 pub use config::MempoolConfig;
 pub use error::{MempoolError, RejectReason};
-pub use service::{Mempool, Origin, Rejections};
+pub use rejections::Rejections;
+pub use service::{Mempool, Origin};
 pub use view::AccountView;
 
 #[cfg(test)]

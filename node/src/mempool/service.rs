@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_ledger::types::tx::verify_all;
@@ -14,34 +13,10 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::config::MempoolConfig;
-use super::error::{MempoolError, RejectReason};
+use super::error::MempoolError;
 use super::pool::Pool;
+use super::rejections::Rejections;
 use super::view::AccountView;
-
-/// Rejections counted by reason (exported by the node as a metric).
-#[derive(Debug, Default)]
-pub struct Rejections {
-    counts: [AtomicU64; RejectReason::ALL.len()],
-}
-
-impl Rejections {
-    fn record(&self, reason: RejectReason) {
-        self.counts[reason.index()].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// How many rejections for `reason` so far.
-    pub fn get(&self, reason: RejectReason) -> u64 {
-        self.counts[reason.index()].load(Ordering::Relaxed)
-    }
-
-    /// Every reason with its count.
-    pub fn snapshot(&self) -> Vec<(RejectReason, u64)> {
-        RejectReason::ALL
-            .iter()
-            .map(|r| (*r, self.get(*r)))
-            .collect()
-    }
-}
 
 /// Where transactions came from: local ones are handed out for gossip
 /// ([`Mempool::drain_fresh`]); a peer's were gossiped already.

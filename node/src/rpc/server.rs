@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_genesis::Genesis;
 use cairn_ledger::store::StoreError;
 use cairn_ledger::{Address, Hash, Height};
 use cairn_rpc::{
@@ -75,46 +76,10 @@ pub async fn start(
         .store
         .genesis_hash()?
         .ok_or(StoreError::NotInitialized)?;
-    let set = ctx
-        .genesis
-        .validator_set()
-        .map_err(|e| RpcStartError::Genesis(e.to_string()))?;
-    let validators = ValidatorsInfo {
-        total_power: set.total_power(),
-        quorum_power: set.quorum_power(),
-        validators: ctx
-            .genesis
-            .validators
-            .iter()
-            .enumerate()
-            .map(|(i, v)| ValidatorInfo {
-                index: i as u16,
-                name: v.name.clone(),
-                address: v.address,
-                power: v.power,
-            })
-            .collect(),
-    };
+    let validators = validators_info(&ctx.genesis)?;
     let genesis_json =
         serde_json::to_value(&*ctx.genesis).map_err(|e| RpcStartError::Genesis(e.to_string()))?;
-
-    let server_config = ServerConfig::builder()
-        .max_request_body_size(config.max_request_body_bytes)
-        .max_response_body_size(config.max_response_body_bytes)
-        .max_connections(config.max_connections)
-        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
-        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
-        .build();
-    let health = ProxyGetRequestLayer::new([("/health", "cairn_health")])
-        .map_err(|e| RpcStartError::Config(e.to_string()))?;
-    let builder = Server::builder()
-        .set_config(server_config)
-        .set_http_middleware(
-            tower::ServiceBuilder::new()
-                .layer(CorsLayer::new(config.cors_allowed_origins.clone()))
-                .layer(health),
-        )
-        .to_service_builder();
+    let builder = service_builder(&config)?;
     let bind_error = |source| RpcStartError::Bind {
         addr: config.listen_addr,
         source,
@@ -155,12 +120,60 @@ pub async fn start(
     Ok((addr, handle))
 }
 
+/// The validator set as `getValidators` returns it.
+fn validators_info(genesis: &Genesis) -> Result<ValidatorsInfo, RpcStartError> {
+    let set = genesis
+        .validator_set()
+        .map_err(|e| RpcStartError::Genesis(e.to_string()))?;
+    Ok(ValidatorsInfo {
+        total_power: set.total_power(),
+        quorum_power: set.quorum_power(),
+        validators: genesis
+            .validators
+            .iter()
+            .enumerate()
+            .map(|(i, v)| ValidatorInfo {
+                index: i as u16,
+                name: v.name.clone(),
+                address: v.address,
+                power: v.power,
+            })
+            .collect(),
+    })
+}
+
+type HttpLayers = Stack<ProxyGetRequestLayer, Stack<CorsLayer, Identity>>;
+
+/// jsonrpsee's per-connection service factory with the limits and the HTTP
+/// layers (CORS outermost, then `GET /health`).
+fn service_builder(
+    config: &RpcConfig,
+) -> Result<TowerServiceBuilder<Identity, HttpLayers>, RpcStartError> {
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(config.max_request_body_bytes)
+        .max_response_body_size(config.max_response_body_bytes)
+        .max_connections(config.max_connections)
+        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .build();
+    let health = ProxyGetRequestLayer::new([("/health", "cairn_health")])
+        .map_err(|e| RpcStartError::Config(e.to_string()))?;
+    Ok(Server::builder()
+        .set_config(server_config)
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(CorsLayer::new(config.cors_allowed_origins.clone()))
+                .layer(health),
+        )
+        .to_service_builder())
+}
+
 /// Accepts connections until the server stops. jsonrpsee's own loop does not
 /// tell methods the client's address; this one gives each connection an RPC
 /// middleware stack that knows it (for the per-IP submission limit).
 async fn accept_loop(
     listener: TcpListener,
-    builder: TowerServiceBuilder<Identity, Stack<ProxyGetRequestLayer, Stack<CorsLayer, Identity>>>,
+    builder: TowerServiceBuilder<Identity, HttpLayers>,
     methods: Methods,
     stop: StopHandle,
     limiter: Arc<SubmitLimiter>,

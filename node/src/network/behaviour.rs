@@ -12,10 +12,11 @@ use libp2p::{
     Swarm, SwarmBuilder,
 };
 
+use super::codec::Codec;
 use super::config::NetworkConfig;
 use super::error::NetError;
 use super::identity::keypair_of;
-use super::wire::{Codec, RR_PROTOCOL};
+use super::wire::RR_PROTOCOL;
 
 /// Gossipsub wraps each message in protobuf framing; this much room on top
 /// of the largest message covers it.
@@ -88,7 +89,11 @@ fn behaviour(cfg: &NetworkConfig) -> Result<Behaviour, NetError> {
         limits: connection_limits::Behaviour::new(limits),
         gossipsub,
         rr,
-        ping: ping::Behaviour::new(ping::Config::new()),
+        ping: ping::Behaviour::new(
+            ping::Config::new()
+                .with_interval(Duration::from_secs(5))
+                .with_timeout(Duration::from_secs(10)),
+        ),
     })
 }
 

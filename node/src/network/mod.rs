@@ -10,9 +10,11 @@
 //! `docs/NETWORK.md`.
 
 mod behaviour;
+mod codec;
 mod config;
 mod error;
 mod event;
+mod gossip;
 mod handle;
 mod identity;
 mod peers;
@@ -23,6 +25,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use codec::FrameError;
 pub use config::{NetworkConfig, BLOCK_OVERHEAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES};
 pub use error::{NetError, Result};
 pub use event::{GossipPayload, NetworkEvent, Responder, Validation};
@@ -33,6 +36,6 @@ pub use libp2p::{Multiaddr, PeerId};
 pub use peers::Misbehaviour;
 pub use service::{socket_multiaddr, Network};
 pub use wire::{
-    consensus_topic, txs_topic, ErrorCode, FrameError, PeerStatus, Request, Response, SyncBatch,
-    MAX_TX_BATCH, RR_PROTOCOL,
+    consensus_topic, txs_topic, ErrorCode, PeerStatus, Request, Response, SyncBatch, MAX_TX_BATCH,
+    RR_PROTOCOL,
 };

@@ -170,19 +170,26 @@ pub(crate) struct Redialer {
 }
 
 impl Redialer {
-    pub(crate) fn new(addrs: &[Multiaddr], initial: Duration, max: Duration, now: Instant) -> Self {
+    /// Targets every address in `addrs` but this node's own (`local`): a
+    /// shared peer list may name every validator, this one included.
+    pub(crate) fn new(
+        addrs: &[Multiaddr],
+        local: PeerId,
+        initial: Duration,
+        max: Duration,
+        now: Instant,
+    ) -> Self {
         let targets = addrs
             .iter()
-            .map(|a| {
-                let (addr, peer) = split_peer(a);
-                Target {
-                    addr,
-                    peer,
-                    dialing: None,
-                    connected: false,
-                    next_attempt: now,
-                    backoff: initial,
-                }
+            .map(split_peer)
+            .filter(|(_, peer)| *peer != Some(local))
+            .map(|(addr, peer)| Target {
+                addr,
+                peer,
+                dialing: None,
+                connected: false,
+                next_attempt: now,
+                backoff: initial,
             })
             .collect();
         Redialer {
@@ -320,9 +327,18 @@ mod tests {
         let t0 = Instant::now();
         let p = peer(3);
         let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/9000/p2p/{p}").parse().unwrap();
-        let mut r = Redialer::new(&[addr], Duration::from_secs(1), Duration::from_secs(4), t0);
+        let own: Multiaddr = format!("/ip4/127.0.0.1/tcp/9001/p2p/{}", peer(4))
+            .parse()
+            .unwrap();
+        let mut r = Redialer::new(
+            &[addr, own],
+            peer(4),
+            Duration::from_secs(1),
+            Duration::from_secs(4),
+            t0,
+        );
         let due = r.due(t0, |_| false);
-        assert_eq!(due.len(), 1);
+        assert_eq!(due.len(), 1, "never dials itself");
         assert_eq!(due[0].peer, Some(p));
         assert_eq!(due[0].addr.to_string(), "/ip4/127.0.0.1/tcp/9000");
         let id = ConnectionId::new_unchecked(1);

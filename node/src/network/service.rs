@@ -111,6 +111,7 @@ impl Network {
             ),
             redial: Redialer::new(
                 &config.bootstrap,
+                local_peer_id,
                 config.redial_initial,
                 config.redial_max,
                 Instant::now(),
@@ -118,6 +119,7 @@ impl Network {
             request_timeout: config.request_timeout,
             outbound: HashMap::new(),
             answers: FuturesUnordered::new(),
+            decoding: FuturesUnordered::new(),
         };
         tracing::info!(peer = %local_peer_id, addrs = ?listen_addrs, "network started");
         Ok(Network {

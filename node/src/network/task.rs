@@ -5,8 +5,9 @@
 //! events go out with `try_send`; when the node's queue is full, gossip is
 //! dropped (ignored in gossipsub, counted) and requests are refused with
 //! `Busy`, so an overloaded node sheds load instead of stalling the swarm.
-//! Gossip is decoded here (a peer sending bytes that do not decode is
-//! penalised on the spot); signatures are the node's job.
+//! Gossip is decoded before the node sees it (off this task when large, see
+//! [`super::gossip`]); a peer sending bytes that do not decode is penalised
+//! on the spot. Signatures are the node's job.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -21,19 +22,19 @@ use libp2p::gossipsub::{self, MessageAcceptance, MessageId, TopicHash};
 use libp2p::request_response::{self as rr, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{PeerId, Swarm};
+use libp2p::{ping, PeerId, Swarm};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, trace, warn};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
+use super::codec::{FrameError, WireRequest};
 use super::error::NetError;
-use super::event::{GossipPayload, NetworkEvent, Responder, Validation};
+use super::event::{NetworkEvent, Responder, Validation};
+use super::gossip::{decode, Decoded, Kind, MAX_DECODING};
 use super::handle::{Command, Reply, Shared, Topic};
 use super::peers::{Misbehaviour, PeerBook, Redialer};
-use super::wire::{
-    decode_consensus, decode_tx_batch, ErrorCode, FrameError, Request, Response, WireRequest,
-};
+use super::wire::{ErrorCode, Request, Response};
 
 /// How often bans, scores and redials are looked at.
 const TICK: Duration = Duration::from_millis(100);
@@ -54,6 +55,7 @@ pub(crate) struct Task {
     pub(crate) request_timeout: Duration,
     pub(crate) outbound: HashMap<OutboundRequestId, (PeerId, Option<Reply>)>,
     pub(crate) answers: FuturesUnordered<Answer>,
+    pub(crate) decoding: FuturesUnordered<BoxFuture<'static, Decoded>>,
 }
 
 impl Task {
@@ -72,6 +74,9 @@ impl Task {
                     None | Some(Command::Shutdown) => break,
                     Some(command) => self.on_command(command),
                 },
+                Some(decoded) = self.decoding.next(), if !self.decoding.is_empty() => {
+                    self.on_decoded(decoded);
+                }
                 Some((channel, response)) = self.answers.next(), if !self.answers.is_empty() => {
                     // Err: the requester gave up or disconnected meanwhile.
                     let _ = self.swarm.behaviour_mut().rr.send_response(channel, response);
@@ -201,6 +206,16 @@ impl Task {
                 message,
             })) => self.on_gossip(propagation_source, message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Rr(event)) => self.on_rr(event),
+            // A connection that stops answering pings is dead even if TCP has
+            // not noticed; closing it lets the redialler find the peer again.
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(failure),
+            })) if !matches!(failure, ping::Failure::Unsupported) => {
+                debug!(%peer, %failure, "ping failed; closing the connection");
+                self.swarm.close_connection(connection);
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 connection_id,
@@ -250,31 +265,39 @@ impl Task {
     }
 
     fn on_gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
-        self.shared
-            .counters
-            .gossip_received
-            .fetch_add(1, Ordering::Relaxed);
-        let payload = if message.topic == self.txs_topic {
-            decode_tx_batch(&message.data, &self.chain).map(GossipPayload::Txs)
+        let counters = &self.shared.counters;
+        counters.gossip_received.fetch_add(1, Ordering::Relaxed);
+        let kind = if message.topic == self.txs_topic {
+            Kind::Txs
         } else if message.topic == self.consensus_topic {
-            decode_consensus(&message.data, &self.chain).map(GossipPayload::Consensus)
+            Kind::Consensus
         } else {
             // Gossipsub only delivers topics this node subscribed to.
             self.report(&id, &source, Validation::Ignore);
             return;
         };
-        let payload = match payload {
-            Ok(p) => p,
-            Err(e) => {
+        if self.decoding.len() >= MAX_DECODING {
+            counters.gossip_dropped.fetch_add(1, Ordering::Relaxed);
+            self.report(&id, &source, Validation::Ignore);
+            return;
+        }
+        let chain = self.chain.clone();
+        self.decoding
+            .push(decode(kind, message.data, chain, source, id));
+    }
+
+    fn on_decoded(&mut self, (source, id, result): Decoded) {
+        let payload = match result {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
                 debug!(peer = %source, error = %e, "malformed gossip");
-                self.shared
-                    .counters
-                    .malformed
-                    .fetch_add(1, Ordering::Relaxed);
+                let counters = &self.shared.counters;
+                counters.malformed.fetch_add(1, Ordering::Relaxed);
                 self.report(&id, &source, Validation::Reject);
                 self.penalise(source, Misbehaviour::Malformed);
                 return;
             }
+            None => return self.report(&id, &source, Validation::Ignore),
         };
         let event = NetworkEvent::Gossip {
             source,
@@ -283,10 +306,8 @@ impl Task {
         };
         if let Err(e) = self.events.try_send(event) {
             if matches!(e, TrySendError::Full(_)) {
-                self.shared
-                    .counters
-                    .gossip_dropped
-                    .fetch_add(1, Ordering::Relaxed);
+                let counters = &self.shared.counters;
+                counters.gossip_dropped.fetch_add(1, Ordering::Relaxed);
             }
             self.report(&id, &source, Validation::Ignore);
         }

@@ -504,8 +504,14 @@ async fn garbage_gets_a_peer_banned_and_the_node_keeps_serving() {
             attempts >= 2,
             "{attack:?}: dropped after {attempts} attempts"
         );
+        // The victim's own bookkeeping follows the close it initiated.
         let id = keypair_of(&key(n)).public().to_peer_id();
-        assert!(!victim.handle.connected_peers().contains(&id));
+        bounded("victim forgets the attacker", async {
+            while victim.handle.connected_peers().contains(&id) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
     }
     assert!(victim.handle.stats().malformed >= 8);
 
@@ -568,4 +574,124 @@ async fn a_restarted_peer_is_reconnected() {
     stop(a).await;
     stop(b).await;
     node.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_event_queue_sheds_gossip_and_refuses_requests_without_stalling() {
+    logs();
+    let mut cfg = config(30, 0, vec![]);
+    cfg.event_capacity = 1;
+    let mut victim = Network::start(cfg).await.unwrap();
+    let peer = Network::start(config(31, 0, vec![dial_addr(&victim)]))
+        .await
+        .unwrap();
+    let victim_id = victim.handle.local_peer_id();
+    until_peers(&victim, 1).await;
+    // The node is not reading: its queue holds `PeerConnected` and is full.
+
+    let busy = bounded("busy", peer.handle.request(victim_id, Request::Status)).await;
+    assert_eq!(
+        busy,
+        Err(NetError::Refused {
+            peer: victim_id,
+            code: ErrorCode::Busy
+        })
+    );
+    let publish = || {
+        let handle = peer.handle.clone();
+        async move { drop(handle.broadcast_txs(vec![transfer(1)]).await) }
+    };
+    let dropped = async {
+        while victim.handle.stats().gossip_dropped == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    bounded("gossip dropped", publish_until(publish, dropped)).await;
+    assert_eq!(victim.handle.stats().requests_refused, 1);
+
+    // Once the node reads again, requests are served.
+    let mut events = std::mem::replace(&mut victim.events, mpsc::channel(1).1);
+    let node = tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let NetworkEvent::Request { respond, .. } = event {
+                respond.respond(Response::Block(None));
+            }
+        }
+    });
+    let fetch = Request::FetchBlock { hash: Hash::ZERO };
+    let answer = bounded("served", peer.handle.request(victim_id, fetch)).await;
+    assert_eq!(answer, Ok(Response::Block(None)));
+
+    stop(peer).await;
+    stop(victim).await;
+    node.await.unwrap();
+}
+
+/// Measures gossip throughput of transaction batches between two nodes on
+/// one machine (decode and delivery only; no signature checks). Run with
+/// `cargo test -p cairn-node --lib gossip_throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement"]
+async fn gossip_throughput() {
+    let per_batch: usize = std::env::var("PER_BATCH").map_or(2_000, |v| v.parse().unwrap());
+    let batches_n: usize = 100_000 / per_batch;
+    let mut b = Network::start(config(41, 0, vec![])).await.unwrap();
+    let a = Network::start(config(40, 0, vec![dial_addr(&b)]))
+        .await
+        .unwrap();
+    until_peers(&a, 1).await;
+    let batches: Vec<Vec<SignedTransaction>> = (0..batches_n)
+        .map(|i| {
+            (0..per_batch)
+                .map(|j| transfer((i * per_batch + j) as u64))
+                .collect()
+        })
+        .collect();
+    let bytes: usize = batches[0].iter().map(|t| t.encoded_len()).sum();
+    let encoded = super::wire::encode_tx_batch(&batches[0]);
+    let t = std::time::Instant::now();
+    super::wire::decode_tx_batch(&encoded, &chain()).unwrap();
+    let decode_us = t.elapsed().as_secs_f64() * 1e6 / per_batch as f64;
+    println!("decoding a batch: {decode_us:.1} µs per transaction");
+
+    // Warm up until subscriptions are known.
+    let warm = vec![transfer(u64::MAX)];
+    let publish = || {
+        let (handle, warm) = (a.handle.clone(), warm.clone());
+        async move { drop(handle.broadcast_txs(warm).await) }
+    };
+    bounded(
+        "warm-up",
+        publish_until(publish, next_gossip(&mut b.events)),
+    )
+    .await;
+
+    let start = std::time::Instant::now();
+    for batch in batches {
+        a.handle.broadcast_txs(batch).await.unwrap();
+    }
+    let sent = start.elapsed();
+    let mut received = 0;
+    while received < batches_n * per_batch {
+        let (source, id, payload) = bounded("batches", next_gossip(&mut b.events)).await;
+        b.handle
+            .report_validation(id, source, Validation::Accept)
+            .await
+            .unwrap();
+        if let GossipPayload::Txs(txs) = payload {
+            received += txs.len();
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{received} txs in {batches_n} batches of {per_batch} ({} KiB each) in {:.0} ms \
+         (queued in {} ms): {:.0} tx/s, {:.1} MiB/s",
+        bytes / 1024,
+        secs * 1000.0,
+        sent.as_millis(),
+        received as f64 / secs,
+        (batches_n * bytes) as f64 / secs / 1048576.0
+    );
+    stop(a).await;
+    stop(b).await;
 }

@@ -1,4 +1,18 @@
-//! The Cairn node library (wired by the `cairn` binary).
+//! The Cairn node: the `cairn` binary's library.
+//!
+//! - [`cli`]: the command line (`init`, `testnet`, `start`, `dev`, `keys`).
+//! - [`config`]: `config.toml`.
+//! - [`node`]: startup, the consensus driver, block building and checking, block sync.
+//! - [`network`]: libp2p (gossip, request-response, peer scoring).
+//! - [`mempool`]: pending transactions and their admission rules.
+//! - [`rpc`]: the JSON-RPC server.
+//! - [`metrics`], [`logging`]: operations.
 
+pub mod cli;
+pub mod config;
+pub mod logging;
 pub mod mempool;
+pub mod metrics;
+pub mod network;
+pub mod node;
 pub mod rpc;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `cairn` binary.
+
+fn main() -> anyhow::Result<()> {
+    cairn_node::cli::run()
+}

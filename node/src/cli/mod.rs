@@ -1,0 +1,54 @@
+//! The `cairn` command line: one subcommand per user action.
+
+mod init;
+mod keys;
+mod tx;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Cairn: a Byzantine-fault-tolerant ledger node.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node home: keys, config.toml and a one-validator genesis.
+    Init(init::InitArgs),
+    /// Create N validator homes sharing one genesis, peered on 127.0.0.1.
+    Testnet(init::TestnetArgs),
+    /// Run a node from its home directory.
+    Start {
+        /// The node's home directory (made by `cairn init` or `cairn testnet`).
+        #[arg(long, env = "CAIRN_HOME")]
+        home: PathBuf,
+    },
+    /// Start a one-validator development chain in a temporary directory.
+    Dev(init::DevArgs),
+    /// Generate or inspect key files.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Build and sign transactions.
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Init(args) => init::init(args),
+        Command::Testnet(args) => init::testnet(args),
+        Command::Start { home } => crate::node::start_blocking(&home),
+        Command::Dev(args) => init::dev(args),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Tx(cmd) => tx::run(cmd),
+    }
+}

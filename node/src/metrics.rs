@@ -1,0 +1,162 @@
+//! Prometheus metrics, served at `GET /metrics` on `[metrics] listen`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Label of a rejection reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// The reason's name.
+    pub reason: String,
+}
+
+/// Every metric the node exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Highest committed height.
+    pub height: Gauge,
+    /// Current consensus round.
+    pub round: Gauge,
+    /// Transactions committed since start.
+    pub committed_txs: Counter,
+    /// Blocks committed since start.
+    pub committed_blocks: Counter,
+    /// Seconds between consecutive committed blocks' timestamps.
+    pub block_interval_seconds: Histogram,
+    /// Seconds from admission to commit, for transactions admitted here.
+    pub commit_latency_seconds: Histogram,
+    /// Transactions in the mempool.
+    pub mempool_size: Gauge,
+    /// Mempool rejections by reason.
+    pub mempool_rejections: Family<ReasonLabel, Counter>,
+    /// Connected peers.
+    pub peers: Gauge,
+    /// Equivocations detected (two signed messages for one round).
+    pub equivocations: Counter,
+    /// Consensus inputs refused (bad signatures, stale or invalid messages).
+    pub consensus_rejections: Counter,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("cairn");
+        let m = Metrics {
+            height: Gauge::default(),
+            round: Gauge::default(),
+            committed_txs: Counter::default(),
+            committed_blocks: Counter::default(),
+            block_interval_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            commit_latency_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            mempool_size: Gauge::default(),
+            mempool_rejections: Family::default(),
+            peers: Gauge::default(),
+            equivocations: Counter::default(),
+            consensus_rejections: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register("height", "Highest committed block height", m.height.clone());
+        registry.register("round", "Current consensus round", m.round.clone());
+        registry.register(
+            "committed_transactions",
+            "Transactions committed",
+            m.committed_txs.clone(),
+        );
+        registry.register(
+            "committed_blocks",
+            "Blocks committed",
+            m.committed_blocks.clone(),
+        );
+        registry.register(
+            "block_interval_seconds",
+            "Time between consecutive committed blocks",
+            m.block_interval_seconds.clone(),
+        );
+        registry.register(
+            "commit_latency_seconds",
+            "Time from admission to commit of locally admitted transactions",
+            m.commit_latency_seconds.clone(),
+        );
+        registry.register(
+            "mempool_size",
+            "Transactions in the mempool",
+            m.mempool_size.clone(),
+        );
+        registry.register(
+            "mempool_rejections",
+            "Transactions refused by the mempool, by reason",
+            m.mempool_rejections.clone(),
+        );
+        registry.register("peers", "Connected peers", m.peers.clone());
+        registry.register(
+            "equivocations",
+            "Equivocations detected",
+            m.equivocations.clone(),
+        );
+        registry.register(
+            "consensus_rejections",
+            "Consensus messages refused",
+            m.consensus_rejections.clone(),
+        );
+        Arc::new(Metrics { registry, ..m })
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Serves `GET /metrics` until the task is dropped.
+pub async fn serve(listen: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let n = match tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    sock.read(&mut buf),
+                )
+                .await
+                {
+                    Ok(Ok(n)) => n,
+                    _ => return,
+                };
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let (status, body) = if head.starts_with("GET /metrics") {
+                    ("200 OK", metrics.render())
+                } else {
+                    (
+                        "404 Not Found",
+                        "only GET /metrics is served here\n".to_string(),
+                    )
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    Ok(addr)
+}

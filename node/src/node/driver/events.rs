@@ -1,0 +1,116 @@
+//! Network events: gossip to validate, direct consensus messages, requests
+//! to answer.
+
+use cairn_consensus::Input;
+use cairn_ledger::Height;
+
+use super::Driver;
+use crate::mempool::{MempoolError, Origin};
+use crate::network::{
+    ErrorCode, GossipPayload, Misbehaviour, NetworkEvent, PeerStatus, Request, Response, Validation,
+};
+use crate::node::sync;
+
+impl Driver {
+    pub(super) async fn on_network(&mut self, ev: NetworkEvent) {
+        match ev {
+            NetworkEvent::Gossip {
+                source,
+                id,
+                payload: GossipPayload::Consensus(msg),
+            } => {
+                let rejected = self.feed(Input::Message(msg)).await;
+                let verdict = if rejected {
+                    Validation::Ignore
+                } else {
+                    Validation::Accept
+                };
+                let _ = self.net.report_validation(id, source, verdict).await;
+            }
+            NetworkEvent::Gossip {
+                source,
+                id,
+                payload: GossipPayload::Txs(txs),
+            } => {
+                // Signature checks run on the rayon pool, off this task.
+                let mempool = self.mempool.clone();
+                let store = self.store.clone();
+                let net = self.net.clone();
+                tokio::spawn(async move {
+                    let results = mempool
+                        .submit_decoded(txs.into_iter().map(Ok).collect(), Origin::Peer, &*store)
+                        .await;
+                    let forged = results
+                        .iter()
+                        .any(|r| matches!(r, Err(MempoolError::BadSignature { .. })));
+                    let verdict = if forged {
+                        Validation::Reject
+                    } else {
+                        Validation::Accept
+                    };
+                    if forged {
+                        let _ = net.penalise(source, Misbehaviour::BadSignature).await;
+                    }
+                    let _ = net.report_validation(id, source, verdict).await;
+                });
+            }
+            NetworkEvent::Direct { peer: _, message } => {
+                self.feed(Input::Message(message)).await;
+            }
+            NetworkEvent::Request {
+                peer: _,
+                request,
+                respond,
+            } => {
+                let response = self.answer(request);
+                respond.respond(response);
+            }
+            NetworkEvent::PeerConnected(peer) => {
+                tracing::debug!(%peer, "peer connected");
+                self.metrics
+                    .peers
+                    .set(self.net.connected_peers().len() as i64);
+            }
+            NetworkEvent::PeerDisconnected(peer) => {
+                tracing::debug!(%peer, "peer disconnected");
+                self.metrics
+                    .peers
+                    .set(self.net.connected_peers().len() as i64);
+            }
+        }
+    }
+
+    fn answer(&self, request: Request) -> Response {
+        match request {
+            Request::Status => {
+                let committed_height = match self.store.tip() {
+                    Ok(Some(t)) => t.height,
+                    _ => Height(0),
+                };
+                Response::Status(PeerStatus {
+                    committed_height,
+                    round: self.core.round(),
+                })
+            }
+            Request::FetchBlock { hash } => {
+                if let Some(b) = self.core.block(&hash) {
+                    return Response::Block(Some(b.clone()));
+                }
+                match self.store.block_by_hash(&hash) {
+                    Ok(b) => Response::Block(b),
+                    Err(_) => Response::Error(ErrorCode::Unavailable),
+                }
+            }
+            Request::SyncBlocks { from, max } => match sync::serve(&self.store, from, max as usize)
+            {
+                Ok(batch) => Response::Blocks(batch),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot serve block sync");
+                    Response::Error(ErrorCode::Unavailable)
+                }
+            },
+            // The network delivers these as `Direct` events.
+            Request::Consensus(_) => Response::Ack,
+        }
+    }
+}

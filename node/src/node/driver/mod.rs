@@ -1,0 +1,256 @@
+//! The consensus driver: the one task that owns the consensus core and
+//! carries out its outputs — persisting safety data (fsynced before any vote
+//! or timeout leaves), sending, arming the round timer, building and checking
+//! blocks, committing through the store, and catching up by block sync.
+//!
+//! Inputs arrive from the network, the mempool (new transactions), the round
+//! timer, and the driver's own background jobs (block checks and fetches run
+//! off this task and report back through a bounded channel).
+
+mod catchup;
+mod events;
+mod outputs;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_consensus::{Consensus, Input};
+use cairn_ledger::store::Store;
+use cairn_ledger::{Block, Committee, Hash, Round, SecretKey};
+use libp2p::PeerId;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::app::App;
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+use crate::network::{NetworkEvent, NetworkHandle};
+use crate::rpc::NodeStatus;
+
+/// Results of background jobs, fed back into the core.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// A proposed block was checked.
+    Validated { hash: Hash, valid: bool },
+    /// A block we asked a peer for.
+    Fetched(Block),
+}
+
+/// A block just committed, for subscribers (RPC notifications).
+#[derive(Clone, Debug)]
+pub struct CommittedBlock {
+    /// The block.
+    pub block: Arc<Block>,
+    /// State root after executing it.
+    pub state_root: Hash,
+}
+
+/// Everything the driver needs.
+#[derive(Debug)]
+pub struct DriverParts {
+    /// The consensus configuration (committee, key, timing).
+    pub consensus: cairn_consensus::Config,
+    /// The store.
+    pub store: Arc<Store>,
+    /// Block building and checking.
+    pub app: App,
+    /// The mempool.
+    pub mempool: Arc<Mempool>,
+    /// The network.
+    pub net: NetworkHandle,
+    /// Events from the network.
+    pub net_events: mpsc::Receiver<NetworkEvent>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where the driver publishes its status.
+    pub status: watch::Sender<NodeStatus>,
+    /// Committed blocks, for subscribers.
+    pub committed: broadcast::Sender<CommittedBlock>,
+}
+
+/// The driver's state.
+pub struct Driver {
+    core: Consensus,
+    config: cairn_consensus::Config,
+    committee: Committee,
+    key: Option<SecretKey>,
+    peers_by_index: Vec<Option<PeerId>>,
+    store: Arc<Store>,
+    app: App,
+    mempool: Arc<Mempool>,
+    net: NetworkHandle,
+    metrics: Arc<Metrics>,
+    status: watch::Sender<NodeStatus>,
+    committed_tx: broadcast::Sender<CommittedBlock>,
+    jobs_tx: mpsc::Sender<Job>,
+    timer: Option<(Round, Instant)>,
+    last_commit: Instant,
+    last_block_ts: Option<u64>,
+    syncing: bool,
+    /// What the core was last told about pending transactions.
+    txs_available: Option<bool>,
+    /// Inputs the core's outputs addressed to ourselves (our own votes, our
+    /// block); handled one per loop turn so shutdown and the network are
+    /// never starved (a one-validator chain would otherwise loop forever).
+    own_inputs: VecDeque<Input>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Driver(round {})", self.core.round())
+    }
+}
+
+impl Driver {
+    /// Builds the core from the store (restarting from persisted safety data if
+    /// any) and runs until `shutdown` flips to true.
+    pub async fn run(
+        parts: DriverParts,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let DriverParts {
+            consensus,
+            store,
+            app,
+            mempool,
+            net,
+            mut net_events,
+            metrics,
+            status,
+            committed,
+        } = parts;
+        let committee = consensus.committee.clone();
+        let core = catchup::core_from_store(&consensus, &store)?;
+        let peers_by_index = committee
+            .validators
+            .validators()
+            .iter()
+            .map(|v| crate::network::peer_id_of(&v.address))
+            .collect();
+        let (jobs_tx, mut jobs_rx) = mpsc::channel(1024);
+        let mut admitted = mempool.subscribe_admitted();
+        let mut d = Driver {
+            core,
+            key: consensus.key.clone(),
+            config: consensus,
+            committee,
+            peers_by_index,
+            store,
+            app,
+            mempool,
+            net,
+            metrics,
+            status,
+            committed_tx: committed,
+            jobs_tx,
+            timer: None,
+            last_commit: Instant::now(),
+            last_block_ts: None,
+            syncing: false,
+            txs_available: None,
+            own_inputs: VecDeque::new(),
+        };
+        d.feed(Input::Start).await;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = d.timer.map(|(_, at)| at);
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() { break; }
+                }
+                ev = net_events.recv() => match ev {
+                    Some(ev) => d.on_network(ev).await,
+                    None => anyhow::bail!("the network task stopped"),
+                },
+                Some(job) = jobs_rx.recv() => d.on_job(job).await,
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    if let Some((round, _)) = d.timer.take() {
+                        d.feed(Input::Timer { round }).await;
+                    }
+                }
+                Ok(()) = admitted.changed() => d.on_admitted().await,
+                _ = tick.tick() => d.on_tick().await,
+                _ = std::future::ready(()), if !d.own_inputs.is_empty() => {
+                    if let Some(input) = d.own_inputs.pop_front() {
+                        d.feed(input).await;
+                    }
+                }
+            }
+        }
+        tracing::info!(round = %d.core.round(), "consensus driver stopped");
+        Ok(())
+    }
+
+    /// Hands `input` to the core and carries out every output; inputs the
+    /// outputs address to ourselves are queued for the next loop turns.
+    /// Returns true if the core refused the input.
+    pub(crate) async fn feed(&mut self, input: Input) -> bool {
+        let outputs = self.core.handle(input);
+        let rejected = outputs
+            .iter()
+            .any(|o| matches!(o, cairn_consensus::Output::Rejected(_)));
+        for out in outputs {
+            if let Some(next) = self.carry_out(out).await {
+                self.own_inputs.push_back(next);
+            }
+        }
+        self.publish_status();
+        rejected
+    }
+
+    async fn on_job(&mut self, job: Job) {
+        match job {
+            Job::Validated { hash, valid } => {
+                self.feed(Input::BlockValidated { hash, valid }).await;
+            }
+            Job::Fetched(block) => {
+                self.feed(Input::FetchedBlock(block)).await;
+            }
+        }
+    }
+
+    async fn on_admitted(&mut self) {
+        let fresh = self.mempool.drain_fresh(crate::network::MAX_TX_BATCH * 8);
+        if !fresh.is_empty() {
+            if let Err(e) = self.net.broadcast_txs(fresh).await {
+                tracing::debug!(error = %e, "gossiping transactions failed");
+            }
+        }
+        self.metrics.mempool_size.set(self.mempool.len() as i64);
+        if let Some(input) = self.availability_change() {
+            self.feed(input).await;
+        }
+    }
+
+    async fn on_tick(&mut self) {
+        self.metrics.mempool_size.set(self.mempool.len() as i64);
+        self.metrics
+            .peers
+            .set(self.net.connected_peers().len() as i64);
+        self.publish_status();
+        // Transactions can also leave by expiry or sync.
+        if let Some(input) = self.availability_change() {
+            self.feed(input).await;
+        }
+        self.maybe_catch_up().await;
+    }
+
+    fn publish_status(&self) {
+        let status = NodeStatus {
+            round: self.core.round(),
+            syncing: self.syncing,
+            peers: self.net.connected_peers().len() as u32,
+        };
+        self.metrics.round.set(self.core.round().0 as i64);
+        self.status.send_replace(status);
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

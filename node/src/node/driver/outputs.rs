@@ -1,0 +1,224 @@
+//! Carrying out the core's outputs, in order. A `Persist` is fsynced before
+//! the next output is looked at, so no vote or timeout that depends on it can
+//! leave the node first.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cairn_consensus::{Input, Message, Output, PayloadRequest};
+use cairn_ledger::{Block, CommitProof, Encode, Hash, QuorumCertificate};
+
+use super::{CommittedBlock, Driver, Job};
+use crate::network::Request;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Driver {
+    /// Carries out one output; returns an input for ourselves, if any.
+    pub(super) async fn carry_out(&mut self, out: Output) -> Option<Input> {
+        match out {
+            Output::Persist(data) => {
+                let store = self.store.clone();
+                let bytes = data.to_bytes();
+                // fsync: nothing after this output may be sent before it is durable.
+                if let Err(e) = tokio::task::block_in_place(|| store.put_safety(&bytes)) {
+                    // Continuing could sign twice after a crash: stop instead.
+                    tracing::error!(error = %e, "cannot persist consensus safety data; stopping");
+                    std::process::exit(70);
+                }
+                None
+            }
+            Output::Broadcast(msg) => {
+                if let Err(e) = self.net.broadcast(msg).await {
+                    tracing::debug!(error = %e, "broadcast failed");
+                }
+                None
+            }
+            Output::SendVote { to, vote } => self.send_to_validator(to, Message::Vote(vote)).await,
+            Output::Send { to, message } => self.send_to_validator(to, message).await,
+            Output::ScheduleTimeout { round, after_ms } => {
+                self.timer = Some((round, Instant::now() + Duration::from_millis(after_ms)));
+                None
+            }
+            Output::RequestPayload(req) => self.build_payload(&req).map(Input::Payload),
+            Output::ValidateBlock(block) => {
+                self.spawn_validation(block);
+                None
+            }
+            Output::Commit { block, certificate } => {
+                self.commit(block, certificate);
+                self.availability_change()
+            }
+            Output::FetchBlock { hash, from } => {
+                self.spawn_fetch(hash, from);
+                None
+            }
+            Output::Equivocation(evidence) => {
+                self.metrics.equivocations.inc();
+                tracing::warn!(round = %evidence.round(), ?evidence, "equivocation detected");
+                None
+            }
+            Output::Rejected(err) => {
+                self.metrics.consensus_rejections.inc();
+                tracing::debug!(error = %err, "consensus input rejected");
+                None
+            }
+        }
+    }
+
+    /// `TxsAvailable` for the core, if the mempool went from empty to not or back.
+    pub(super) fn availability_change(&mut self) -> Option<Input> {
+        let now = !self.mempool.is_empty();
+        (self.txs_available != Some(now)).then(|| {
+            self.txs_available = Some(now);
+            Input::TxsAvailable(now)
+        })
+    }
+
+    /// Sends `message` to validator `to`; to ourselves it comes back as an input.
+    async fn send_to_validator(&self, to: u16, message: Message) -> Option<Input> {
+        if self.core.validator_index() == Some(to) {
+            return Some(Input::Message(message));
+        }
+        let Some(Some(peer)) = self.peers_by_index.get(to as usize).copied() else {
+            tracing::warn!(to, "no peer id for validator; message not sent");
+            return None;
+        };
+        if let Err(e) = self.net.send_to(peer, message).await {
+            tracing::debug!(error = %e, to, "sending to a validator failed");
+        }
+        None
+    }
+
+    /// Builds our block for `req` from the mempool, skipping transactions
+    /// already in uncommitted ancestors.
+    fn build_payload(&mut self, req: &PayloadRequest) -> Option<Block> {
+        let key = self.key.as_ref()?;
+        let committed_height = self.core.committed().header.height;
+        let mut exclude: HashSet<Hash> = HashSet::new();
+        let mut cursor = req.parent_hash;
+        let mut parent_ts = 0;
+        while let Some(b) = self.core.block(&cursor) {
+            parent_ts = parent_ts.max(b.header.timestamp_ms);
+            if b.header.height <= committed_height {
+                break;
+            }
+            exclude.extend(b.txs.iter().map(|t| t.hash()));
+            cursor = b.header.parent_hash;
+        }
+        let params = self.app.params();
+        let txs = self.mempool.select(
+            params.max_block_txs as usize,
+            params.max_block_bytes as usize,
+            &exclude,
+        );
+        match self
+            .app
+            .build(req, key.address(), txs, now_ms().max(parent_ts))
+        {
+            Ok(block) => Some(block),
+            Err(e) => {
+                tracing::warn!(error = %e, round = %req.round, "cannot build our block");
+                None
+            }
+        }
+    }
+
+    fn spawn_validation(&self, block: Block) {
+        let app = self.app.clone();
+        let mempool = self.mempool.clone();
+        let jobs = self.jobs_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let hash = block.hash();
+            let result = app.check(&block, |h| mempool.is_verified(h));
+            let valid = match result {
+                Ok(()) => {
+                    mempool.mark_verified(block.txs.iter().map(|t| t.hash()));
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, height = %block.header.height, "refusing proposed block");
+                    false
+                }
+            };
+            let _ = jobs.blocking_send(Job::Validated { hash, valid });
+        });
+    }
+
+    fn spawn_fetch(&self, hash: Hash, from: u16) {
+        let net = self.net.clone();
+        let jobs = self.jobs_tx.clone();
+        let first = self.peers_by_index.get(from as usize).copied().flatten();
+        let others: Vec<_> = net.connected_peers();
+        tokio::spawn(async move {
+            let candidates = first
+                .into_iter()
+                .chain(others.into_iter().filter(|p| Some(*p) != first));
+            for peer in candidates {
+                if let Ok(crate::network::Response::Block(Some(block))) =
+                    net.request(peer, Request::FetchBlock { hash }).await
+                {
+                    if block.hash() == hash {
+                        let _ = jobs.send(Job::Fetched(block)).await;
+                        return;
+                    }
+                }
+            }
+            tracing::debug!(%hash, "no peer returned the block");
+        });
+    }
+
+    /// Executes and stores a committed block, with a commit proof when the
+    /// core's highest QC certifies its child from the next round.
+    fn commit(&mut self, block: Block, certificate: QuorumCertificate) {
+        let proof = self.commit_proof(&block);
+        let store = self.store.clone();
+        let result = tokio::task::block_in_place(|| {
+            store.commit_block_with_proof(&block, &certificate, proof.as_ref())
+        });
+        match result {
+            Ok(c) => {
+                let n = block.txs.len() as u64;
+                if let Err(e) = self.mempool.on_commit(&block.txs, &*self.store) {
+                    tracing::warn!(error = %e, "mempool could not drop committed transactions");
+                }
+                self.metrics.height.set(c.height.0 as i64);
+                self.metrics.committed_blocks.inc();
+                self.metrics.committed_txs.inc_by(n);
+                if let Some(prev) = self.last_block_ts.replace(block.header.timestamp_ms) {
+                    let dt = block.header.timestamp_ms.saturating_sub(prev) as f64 / 1000.0;
+                    self.metrics.block_interval_seconds.observe(dt);
+                }
+                self.last_commit = Instant::now();
+                tracing::info!(height = %c.height, hash = %c.hash, txs = n, state_root = %c.state_root, "committed");
+                let _ = self.committed_tx.send(CommittedBlock {
+                    block: Arc::new(block),
+                    state_root: c.state_root,
+                });
+            }
+            Err(cairn_ledger::store::StoreError::NotNext { tip, got }) if tip >= got => {
+                tracing::debug!(height = %got, "block already committed (synced)");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, height = %block.header.height, "commit failed; will catch up from peers");
+            }
+        }
+    }
+
+    fn commit_proof(&self, block: &Block) -> Option<CommitProof> {
+        let qc = self.core.high_qc();
+        let child = self.core.block(&qc.block_hash)?;
+        (child.header.parent_hash == block.hash()
+            && child.header.round == block.header.round.next())
+        .then(|| CommitProof {
+            child: child.header.clone(),
+            child_qc: qc.clone(),
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! Running a node: load the home directory, open the store, start the
+//! network, mempool, RPC server, metrics and the consensus driver, and stop
+//! them cleanly on SIGINT or SIGTERM.
+
+pub mod app;
+pub mod driver;
+pub mod sync;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cairn_genesis::{build_genesis_state, Genesis, KeyFile};
+use cairn_ledger::store::Store;
+use tokio::sync::{broadcast, watch};
+
+use crate::config::{Config, Home};
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+use crate::network::{socket_multiaddr, Network, NetworkConfig};
+use crate::rpc::{NodeStatus, RpcContext};
+
+/// Runs the node in `home` on a new tokio runtime until SIGINT or SIGTERM.
+pub fn start_blocking(home: &Path) -> anyhow::Result<()> {
+    let home = Home(home.to_owned());
+    let config = Config::load(&home.config())?;
+    crate::logging::init(&config.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cairn")
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(run(home, config, shutdown_signal()));
+    if let Err(e) = &result {
+        tracing::error!(error = %format!("{e:#}"), "node stopped with an error");
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+/// Runs the node until `stop` resolves.
+pub async fn run(
+    home: Home,
+    config: Config,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let genesis = Genesis::load(home.genesis())?;
+    let state = build_genesis_state(&genesis)?;
+    let key = KeyFile::read(home.validator_key()).with_context(|| {
+        format!(
+            "reading the validator key {}",
+            home.validator_key().display()
+        )
+    })?;
+    let store = Arc::new(
+        Store::open(&home.data())
+            .with_context(|| format!("opening the store in {}", home.data().display()))?,
+    );
+    store.init_genesis(&state.block, &state.accounts)?;
+    let tip = store.tip()?.context("the store has no tip after genesis")?;
+    tracing::info!(
+        moniker = %config.moniker, chain = %genesis.chain_id, validator = %key.address(),
+        height = %tip.height, "starting node"
+    );
+
+    let metrics = Metrics::new();
+    if let Some(listen) = config.metrics.listen {
+        let addr = crate::metrics::serve(listen, metrics.clone())
+            .await
+            .with_context(|| format!("metrics.listen {listen}"))?;
+        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+    }
+
+    let mut net_config = NetworkConfig::new(
+        genesis.chain_id.clone(),
+        key.secret().clone(),
+        config.p2p.listen,
+    );
+    net_config.bootstrap = config
+        .p2p
+        .peers
+        .iter()
+        .map(|a| socket_multiaddr(*a))
+        .collect();
+    net_config.max_message_bytes = config.p2p.max_message_bytes;
+    let network = Network::start(net_config)
+        .await
+        .context("starting the network")?;
+
+    let mempool = Arc::new(Mempool::new(
+        config.mempool.clone(),
+        genesis.chain_id.clone(),
+    ));
+    let (status_tx, status_rx) = watch::channel(NodeStatus::default());
+    let (committed_tx, _) = broadcast::channel(256);
+    let rpc_ctx = RpcContext {
+        store: store.clone(),
+        mempool: mempool.clone(),
+        status: status_rx,
+        genesis: Arc::new(genesis.clone()),
+    };
+    let (rpc_addr, rpc_handle) = crate::rpc::start(config.rpc.clone(), rpc_ctx)
+        .await
+        .context("starting the RPC server")?;
+    tracing::info!(addr = %rpc_addr, "JSON-RPC on http://{rpc_addr} and ws://{rpc_addr}");
+
+    let mut consensus =
+        cairn_consensus::Config::new(state.committee.clone(), Some(key.secret().clone()));
+    consensus.base_timeout_ms = config
+        .consensus
+        .round_timeout_ms
+        .unwrap_or(genesis.consensus.round_timeout_ms);
+    consensus.max_timeout_ms = config
+        .consensus
+        .max_round_timeout_ms
+        .unwrap_or(genesis.consensus.max_round_timeout_ms);
+    consensus
+        .validate()
+        .map_err(|e| anyhow::anyhow!("consensus configuration: {e}"))?;
+    if state
+        .committee
+        .validators
+        .index_of(&key.address())
+        .is_none()
+    {
+        tracing::warn!(address = %key.address(), "this key is not a validator; following the chain without voting");
+        consensus.key = None;
+    }
+
+    let parts = driver::DriverParts {
+        consensus,
+        store: store.clone(),
+        app: app::App::new(
+            store.clone(),
+            genesis.consensus.clone(),
+            genesis.chain_id.clone(),
+        ),
+        mempool,
+        net: network.handle.clone(),
+        net_events: network.events,
+        metrics,
+        status: status_tx,
+        committed: committed_tx,
+    };
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut driver = tokio::spawn(driver::Driver::run(parts, shutdown_rx));
+    let outcome = tokio::select! {
+        _ = stop => None,
+        r = &mut driver => Some(r),
+    };
+    // Orderly stop: consensus first (no half-carried-out outputs), then RPC, then the network.
+    let _ = shutdown_tx.send(true);
+    let result = match outcome {
+        Some(r) => r.context("consensus driver panicked")?,
+        None => driver.await.context("consensus driver panicked")?,
+    };
+    let _ = rpc_handle.stop();
+    rpc_handle.stopped().await;
+    network.handle.shutdown().await;
+    let _ = network.task.await;
+    drop(store);
+    tracing::info!("node stopped");
+    result
+}

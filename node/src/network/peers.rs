@@ -146,6 +146,9 @@ fn recovered(p: &Points, per_sec: u32, now: Instant) -> u32 {
 #[derive(Debug)]
 struct Target {
     addr: Multiaddr,
+    /// The identity the address must prove (from a `/p2p/` suffix).
+    expected: Option<PeerId>,
+    /// The identity last found there (`expected`, or learned on connecting).
     peer: Option<PeerId>,
     dialing: Option<ConnectionId>,
     connected: bool,
@@ -185,6 +188,7 @@ impl Redialer {
             .filter(|(_, peer)| *peer != Some(local))
             .map(|(addr, peer)| Target {
                 addr,
+                expected: peer,
                 peer,
                 dialing: None,
                 connected: false,
@@ -214,7 +218,9 @@ impl Redialer {
             .map(|(i, t)| Dial {
                 target: i,
                 addr: t.addr.clone(),
-                peer: t.peer,
+                // A learned identity is not required: the node at an address
+                // may come back with a new key.
+                peer: t.expected,
             })
             .collect()
     }
@@ -234,13 +240,17 @@ impl Redialer {
         }
     }
 
-    /// A connection to `peer` is up (dialled as `id`, or inbound).
-    pub(crate) fn connected(&mut self, peer: PeerId, id: ConnectionId) {
+    /// A connection to `peer` is up (dialled as `id`, or inbound). Returns
+    /// the address if this dial just learned who is there, so it can be
+    /// dialled by identity later.
+    pub(crate) fn connected(&mut self, peer: PeerId, id: ConnectionId) -> Option<Multiaddr> {
+        let mut learned = None;
         for t in &mut self.targets {
             if t.dialing == Some(id) {
                 t.dialing = None;
-                if t.peer.is_none() {
+                if t.peer != Some(peer) {
                     t.peer = Some(peer);
+                    learned = Some(t.addr.clone());
                 }
             }
             if t.peer == Some(peer) {
@@ -248,6 +258,7 @@ impl Redialer {
                 t.backoff = self.initial;
             }
         }
+        learned
     }
 
     /// The dial `id` failed: back off.
@@ -361,7 +372,7 @@ mod tests {
             r.due(t1 + Duration::from_secs(2), |p2| *p2 == p).is_empty(),
             "banned"
         );
-        r.connected(p, ConnectionId::new_unchecked(3));
+        assert_eq!(r.connected(p, ConnectionId::new_unchecked(3)), None);
         assert!(r.due(t1 + Duration::from_secs(10), |_| false).is_empty());
         r.disconnected(p, t1 + Duration::from_secs(10));
         assert_eq!(
@@ -369,5 +380,28 @@ mod tests {
             1,
             "reset to 1 s"
         );
+    }
+
+    #[test]
+    fn an_address_without_identity_learns_it_but_does_not_require_it() {
+        let t0 = Instant::now();
+        let addr: Multiaddr = "/ip4/127.0.0.1/tcp/9000".parse().unwrap();
+        let mut r = Redialer::new(
+            &[addr.clone()],
+            peer(9),
+            Duration::from_secs(1),
+            Duration::from_secs(4),
+            t0,
+        );
+        let dial = r.due(t0, |_| false).pop().unwrap();
+        assert_eq!(dial.peer, None);
+        let id = ConnectionId::new_unchecked(7);
+        r.dialing(dial.target, id);
+        assert_eq!(r.connected(peer(5), id), Some(addr));
+        assert_eq!(r.known().next().map(|(p, _)| p), Some(peer(5)));
+        r.disconnected(peer(5), t0);
+        // Redialled without insisting on the old identity.
+        let dial = r.due(t0 + Duration::from_secs(1), |_| false).pop().unwrap();
+        assert_eq!(dial.peer, None);
     }
 }

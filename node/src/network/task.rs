@@ -223,7 +223,10 @@ impl Task {
                 endpoint,
                 ..
             } => {
-                self.redial.connected(peer_id, connection_id);
+                if let Some(addr) = self.redial.connected(peer_id, connection_id) {
+                    // Requests to this peer can now dial it by identity.
+                    self.swarm.add_peer_address(peer_id, addr);
+                }
                 if num_established.get() == 1 {
                     info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "peer connected");
                     self.shared.peers.write().push(peer_id);

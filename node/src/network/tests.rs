@@ -537,11 +537,17 @@ async fn garbage_gets_a_peer_banned_and_the_node_keeps_serving() {
     node.await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_peer_is_reconnected() {
+/// Restarts a peer on the same port and key; the other side must reconnect.
+async fn restart_case(with_identity: bool) {
     logs();
     let b = Network::start(config(2, 0, vec![])).await.unwrap();
-    let (b_id, b_port, b_addr) = (b.handle.local_peer_id(), port_of(&b), dial_addr(&b));
+    let (b_id, b_port) = (b.handle.local_peer_id(), port_of(&b));
+    // With `/p2p/<id>` the identity is checked; without, it is learned.
+    let b_addr = if with_identity {
+        dial_addr(&b)
+    } else {
+        b.listen_addrs[0].clone()
+    };
     let mut a = Network::start(config(1, 0, vec![b_addr])).await.unwrap();
     let up =
         |e: NetworkEvent| matches!(e, NetworkEvent::PeerConnected(p) if p == b_id).then_some(());
@@ -574,6 +580,16 @@ async fn a_restarted_peer_is_reconnected() {
     stop(a).await;
     stop(b).await;
     node.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_peer_is_reconnected() {
+    restart_case(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_peer_configured_by_address_alone_is_reconnected() {
+    restart_case(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -387,7 +387,7 @@ mod tests {
         let t0 = Instant::now();
         let addr: Multiaddr = "/ip4/127.0.0.1/tcp/9000".parse().unwrap();
         let mut r = Redialer::new(
-            &[addr.clone()],
+            std::slice::from_ref(&addr),
             peer(9),
             Duration::from_secs(1),
             Duration::from_secs(4),

@@ -439,3 +439,77 @@ fn old_transactions_expire_oldest_first() {
     assert!(pool.is_empty());
     pool.assert_invariants();
 }
+
+/// Random submissions, selections and commits (seeded, so a failure
+/// replays): the pool's invariants always hold, and every selection
+/// executes in order with no nonce failure against committed state.
+#[test]
+fn random_operations_keep_invariants_and_selections_executable() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let m = Mempool::new(
+        MempoolConfig {
+            max_txs: 40,
+            max_per_sender: 10,
+            nonce_window: 12,
+            ..config()
+        },
+        chain(),
+    );
+    let senders: Vec<u8> = (1..=5).collect();
+    let mut v = view(&senders.iter().map(|&s| (s, 5_000, 0)).collect::<Vec<_>>());
+    let mut executed = 0;
+    let mut pooled = std::collections::HashMap::new();
+    for step in 0..600 {
+        if rng.gen_ratio(4, 5) {
+            let s = senders[rng.gen_range(0..senders.len())];
+            // Mostly the first free nonce; sometimes stale, taken or gapped.
+            let mut free = v.accounts[&key(s).address()].nonce;
+            while pooled.get(&(s, free)).is_some_and(|h| m.contains(h)) {
+                free += 1;
+            }
+            let nonce = match rng.gen_range(0..10) {
+                0 => free.saturating_sub(1),
+                1 => free + 2,
+                _ => free,
+            };
+            let t = tx(s, nonce, rng.gen_range(0..40));
+            if one(&m, &v, &t).is_ok() {
+                pooled.insert((s, nonce), t.hash());
+            }
+        } else {
+            let selected = m.select(rng.gen_range(0..20), usize::MAX, &HashSet::new());
+            // Execute: each must carry exactly its sender's nonce.
+            for t in &selected {
+                let a = v.accounts.get_mut(&t.tx().from).unwrap();
+                assert_eq!(
+                    t.tx().nonce,
+                    a.nonce,
+                    "step {step}: selection not executable"
+                );
+                a.nonce += 1;
+                if a.balance.0 >= t.tx().amount.0 {
+                    a.balance.0 -= t.tx().amount.0;
+                }
+                v.committed.insert(t.hash());
+                executed += 1;
+            }
+            m.on_commit(&selected, &v).unwrap();
+            for t in &selected {
+                assert!(!m.contains(&t.hash()));
+            }
+        }
+        m.assert_invariants();
+        // Excluding a selection's prefix leaves exactly its remainder first in line.
+        let all = m.select(usize::MAX, usize::MAX, &HashSet::new());
+        let cut = rng.gen_range(0..=all.len());
+        let exclude: HashSet<_> = all[..cut].iter().map(|t| t.hash()).collect();
+        let rest = m.select(usize::MAX, usize::MAX, &exclude);
+        assert!(rest.iter().all(|t| !exclude.contains(&t.hash())));
+        assert_eq!(rest.len(), all.len() - cut, "step {step}");
+    }
+    // The run exercised something: many transactions went through.
+    assert!(executed > 100, "only {executed} executed");
+    assert!(m.rejections().get(RejectReason::NonceTooLow) > 0);
+    assert!(m.rejections().get(RejectReason::NonceInUse) > 0);
+}

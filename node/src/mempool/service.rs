@@ -298,7 +298,9 @@ impl Mempool {
     /// Whether this transaction's signature is known to verify (pooled, or
     /// verified recently), so a proposal carrying it need not re-check it.
     pub fn is_verified(&self, hash: &Hash) -> bool {
-        self.verified.lock().contains(hash) || self.pool.lock().contains(hash)
+        // One lock at a time: never hold the cache's while taking the pool's.
+        let cached = self.verified.lock().contains(hash);
+        cached || self.pool.lock().contains(hash)
     }
 
     /// Transactions to propose; see [`Pool::select`].

@@ -18,6 +18,7 @@ mod gossip;
 mod handle;
 mod identity;
 mod peers;
+mod requests;
 mod service;
 mod task;
 mod wire;

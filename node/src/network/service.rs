@@ -60,6 +60,12 @@ impl Network {
             addr: config.listen.to_string(),
             why,
         };
+        // libp2p listens with SO_REUSEPORT (so dials can reuse the port), which
+        // would let a second node share a taken port and split its inbound
+        // connections. A plain bind first makes that a clear error instead.
+        if config.listen.port() != 0 {
+            std::net::TcpListener::bind(config.listen).map_err(|e| listen_err(e.to_string()))?;
+        }
         swarm
             .listen_on(listen)
             .map_err(|e| listen_err(e.to_string()))?;

@@ -711,3 +711,19 @@ async fn gossip_throughput() {
     stop(a).await;
     stop(b).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_is_a_clear_error() {
+    logs();
+    let a = Network::start(config(60, 0, vec![])).await.unwrap();
+    let err = Network::start(config(61, port_of(&a), vec![]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NetError::Listen { .. }), "{err:?}");
+    assert!(err.to_string().contains("pick a free port"), "{err}");
+    let mut bad = config(62, 0, vec![]);
+    bad.max_response_bytes = 1;
+    let err = Network::start(bad).await.unwrap_err();
+    assert!(err.to_string().contains("max_response_bytes"), "{err}");
+    stop(a).await;
+}

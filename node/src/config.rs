@@ -75,7 +75,7 @@ pub enum LogFormat {
 }
 
 /// `[metrics]`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Serve Prometheus metrics at `http://<listen>/metrics`; unset disables.
@@ -112,12 +112,6 @@ impl Default for LogConfig {
             format: LogFormat::Text,
             filter: "info".into(),
         }
-    }
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig { listen: None }
     }
 }
 

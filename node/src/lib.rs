@@ -1,7 +1,7 @@
 //! The Cairn node: the `cairn` binary's library.
 //!
 //! - [`cli`]: the command line (`init`, `testnet`, `start`, `dev`, `keys`).
-//! - [`config`]: `config.toml`.
+//! - [`config`]: the `config.toml` file.
 //! - [`node`]: startup, the consensus driver, block building and checking, block sync.
 //! - [`network`]: libp2p (gossip, request-response, peer scoring).
 //! - [`mempool`]: pending transactions and their admission rules.

@@ -176,3 +176,236 @@ pub fn apply(store: &Store, committee: &Committee, batch: &SyncBatch) -> Result<
     }
     Ok(last + 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use cairn_genesis::{build_genesis_state, testnet_deterministic, GenesisTime, KeyFile};
+    use cairn_ledger::{
+        Amount, BlockHeader, ChainId, Hash, Round, SignedTransaction, Transaction, Vote,
+    };
+
+    use super::*;
+
+    struct Chain {
+        committee: Committee,
+        vkeys: Vec<KeyFile>,
+        akeys: Vec<KeyFile>,
+        genesis: Block,
+        accounts: Vec<(cairn_ledger::Address, cairn_ledger::Account)>,
+    }
+
+    fn chain() -> Chain {
+        let (g, vkeys, akeys) = testnet_deterministic(
+            ChainId::new("sync-test").unwrap(),
+            4,
+            4,
+            Amount(1_000),
+            7,
+            GenesisTime::from_unix_ms(1),
+        )
+        .unwrap();
+        let st = build_genesis_state(&g).unwrap();
+        Chain {
+            committee: st.committee,
+            vkeys,
+            akeys,
+            genesis: st.block,
+            accounts: st.accounts,
+        }
+    }
+
+    fn store(c: &Chain) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.init_genesis(&c.genesis, &c.accounts).unwrap();
+        (dir, s)
+    }
+
+    /// A QC for `h` signed by validators 0..3 (a quorum of 4).
+    fn qc(c: &Chain, h: &BlockHeader) -> QuorumCertificate {
+        let hash = h.hash();
+        let signatures = (0..3u16)
+            .map(|i| {
+                (
+                    i,
+                    Vote::sign(
+                        &c.committee.chain_id,
+                        hash,
+                        h.height,
+                        h.round,
+                        i,
+                        c.vkeys[i as usize].secret(),
+                    )
+                    .signature,
+                )
+            })
+            .collect();
+        QuorumCertificate {
+            block_hash: hash,
+            height: h.height,
+            round: h.round,
+            signatures,
+        }
+    }
+
+    /// Extends `store`'s tip by one block of round `round`, committing it;
+    /// returns the block and its QC. The state root is that of the tip.
+    fn next(c: &Chain, s: &Store, round: u64, nonce: u64) -> (Block, QuorumCertificate) {
+        let tip = s.tip().unwrap().unwrap();
+        let tx: SignedTransaction = Transaction {
+            chain_id: c.committee.chain_id.clone(),
+            from: c.akeys[0].address(),
+            to: c.akeys[1].address(),
+            amount: Amount(3),
+            nonce,
+            memo: vec![],
+        }
+        .sign(c.akeys[0].secret());
+        let header = BlockHeader {
+            chain_id: c.committee.chain_id.clone(),
+            height: tip.height.next(),
+            round: Round(round),
+            parent_hash: tip.hash,
+            proposer: c.vkeys[0].address(),
+            timestamp_ms: round,
+            tx_root: Block::compute_tx_root(std::slice::from_ref(&tx)),
+            tx_count: 1,
+            state_root: tip.state_root,
+            state_height: tip.height,
+            justify: s.qc_at(tip.height).unwrap().unwrap(),
+            timeout_cert: None,
+        };
+        let block = Block {
+            header,
+            txs: vec![tx],
+        };
+        let q = qc(c, &block.header);
+        (block, q)
+    }
+
+    /// The child of `b` in round `round`, carrying `q`, with no transactions.
+    fn child_of(c: &Chain, b: &Block, q: &QuorumCertificate, round: u64) -> CommitProof {
+        let mut child = b.header.clone();
+        child.height = b.header.height.next();
+        child.round = Round(round);
+        child.parent_hash = b.hash();
+        child.justify = q.clone();
+        child.tx_count = 0;
+        child.tx_root = Block::compute_tx_root(&[]);
+        let child_qc = qc(c, &child);
+        CommitProof { child, child_qc }
+    }
+
+    /// A server store with `n` committed blocks in consecutive rounds and a
+    /// commit proof for the last (its child from the next round, uncommitted).
+    fn server(c: &Chain, n: u64) -> (tempfile::TempDir, Store) {
+        let (dir, s) = store(c);
+        for h in 1..=n {
+            let (b, q) = next(c, &s, h, h - 1);
+            let proof = (h == n).then(|| child_of(c, &b, &q, h + 1));
+            s.commit_block_with_proof(&b, &q, proof.as_ref()).unwrap();
+        }
+        (dir, s)
+    }
+
+    #[test]
+    fn a_proven_batch_applies_and_matches_the_server() {
+        let c = chain();
+        let (_d, srv) = server(&c, 5);
+        let (_d2, cli) = store(&c);
+        let batch = serve(&srv, Height(1), 64).unwrap();
+        assert_eq!(batch.blocks.len(), 5);
+        assert!(batch.proof.is_some());
+        assert_eq!(apply(&cli, &c.committee, &batch).unwrap(), 5);
+        assert_eq!(cli.tip().unwrap(), srv.tip().unwrap());
+        // The client can now serve the same range, proof included.
+        assert_eq!(serve(&cli, Height(1), 64).unwrap(), batch);
+    }
+
+    #[test]
+    fn certified_is_not_committed_without_a_proof() {
+        let c = chain();
+        let (_d, srv) = server(&c, 3);
+        let (_d2, cli) = store(&c);
+        let mut batch = serve(&srv, Height(1), 64).unwrap();
+        batch.proof = None;
+        // Consecutive rounds inside the batch prove all but the last block.
+        assert_eq!(apply(&cli, &c.committee, &batch).unwrap(), 2);
+        // A lone certified block proves nothing.
+        let lone = SyncBatch {
+            blocks: batch.blocks[2..].to_vec(),
+            proof: None,
+        };
+        assert_eq!(apply(&cli, &c.committee, &lone).unwrap(), 0);
+        assert_eq!(cli.tip().unwrap().unwrap().height, Height(2));
+    }
+
+    #[test]
+    fn forged_batches_are_refused() {
+        let c = chain();
+        let (_d, srv) = server(&c, 3);
+        let good = serve(&srv, Height(1), 64).unwrap();
+        let (_d2, cli) = store(&c);
+
+        let mut bad_sig = good.clone();
+        bad_sig.blocks[1].1.signatures[0].1 .0[5] ^= 1;
+        assert!(matches!(
+            apply(&cli, &c.committee, &bad_sig),
+            Err(SyncError::Verify { height: 2, .. })
+        ));
+
+        let mut short = good.clone();
+        short.blocks[0].1.signatures.truncate(2);
+        assert!(matches!(
+            apply(&cli, &c.committee, &short),
+            Err(SyncError::Verify { height: 1, .. })
+        ));
+
+        let mut gap = good.clone();
+        gap.blocks.remove(1);
+        assert!(matches!(
+            apply(&cli, &c.committee, &gap),
+            Err(SyncError::Unlinked(2)) | Err(SyncError::Gap { .. })
+        ));
+
+        let mut tx_swapped = good.clone();
+        tx_swapped.blocks[0].0.txs[0] = good.blocks[1].0.txs[0].clone();
+        assert!(matches!(
+            apply(&cli, &c.committee, &tx_swapped),
+            Err(SyncError::TxRoot(1))
+        ));
+
+        let mut bad_proof = good.clone();
+        if let Some(p) = bad_proof.proof.as_mut() {
+            p.child.round = Round(p.child.round.0 + 1);
+        }
+        assert!(matches!(
+            apply(&cli, &c.committee, &bad_proof),
+            Err(SyncError::Verify { height: 3, .. })
+        ));
+        assert_eq!(
+            cli.tip().unwrap().unwrap().height,
+            Height(0),
+            "a refused batch changed the store"
+        );
+
+        // A quorum-signed block whose state root is wrong: refused on re-execution.
+        let (_d3, srv2) = store(&c);
+        let (mut b1, _) = next(&c, &srv2, 1, 0);
+        b1.header.state_root = Hash::digest(b"lie");
+        let q1 = qc(&c, &b1.header);
+        srv2.commit_block(&b1, &q1).unwrap();
+        let (b2, q2) = next(&c, &srv2, 2, 1);
+        let lie = SyncBatch {
+            blocks: vec![(b1.clone(), q1)],
+            proof: Some(CommitProof {
+                child: b2.header,
+                child_qc: q2,
+            }),
+        };
+        assert!(matches!(
+            apply(&cli, &c.committee, &lie),
+            Err(SyncError::StateRoot(1))
+        ));
+    }
+}

@@ -59,10 +59,7 @@ impl Driver {
         self.publish_status();
         tracing::info!(ours = %ours, theirs = %status.committed_height, %peer, "behind a peer; syncing blocks");
         let mut applied_total = 0usize;
-        loop {
-            let Ok(Some(tip)) = self.store.tip() else {
-                break;
-            };
+        while let Ok(Some(tip)) = self.store.tip() {
             if tip.height >= status.committed_height {
                 break;
             }
@@ -109,7 +106,9 @@ impl Driver {
                         self.metrics.height.set(t.height.0 as i64);
                         tracing::info!(height = %t.height, blocks = applied_total, "caught up; rejoining consensus");
                     }
-                    let _ = self.mempool.on_commit(&[], &*self.store);
+                    if let Err(e) = self.mempool.refresh(&*self.store) {
+                        tracing::warn!(error = %e, "mempool refresh after sync failed");
+                    }
                     self.syncing = false;
                     self.feed(Input::Start).await;
                 }

@@ -33,7 +33,7 @@ pub(crate) enum Job {
     /// A proposed block was checked.
     Validated { hash: Hash, valid: bool },
     /// A block we asked a peer for.
-    Fetched(Block),
+    Fetched(Box<Block>),
 }
 
 /// A block just committed, for subscribers (RPC notifications).
@@ -206,7 +206,7 @@ impl Driver {
                 self.feed(Input::BlockValidated { hash, valid }).await;
             }
             Job::Fetched(block) => {
-                self.feed(Input::FetchedBlock(block)).await;
+                self.feed(Input::FetchedBlock(*block)).await;
             }
         }
     }

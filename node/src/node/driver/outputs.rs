@@ -165,7 +165,7 @@ impl Driver {
                     net.request(peer, Request::FetchBlock { hash }).await
                 {
                     if block.hash() == hash {
-                        let _ = jobs.send(Job::Fetched(block)).await;
+                        let _ = jobs.send(Job::Fetched(Box::new(block))).await;
                         return;
                     }
                 }

@@ -15,6 +15,11 @@ use crate::safety::SafetyData;
 pub enum Output {
     /// Make this safety data durable before sending anything that follows.
     Persist(SafetyData),
+    /// Store this block durably (with the safety data that follows): we are
+    /// about to vote for it, so it may become certified, and if every voter
+    /// lost it on a crash nobody could extend the QC. Pass stored blocks above
+    /// the committed height back to `Consensus::restore`.
+    PersistBlock(Block),
     /// Send to every peer (proposals, timeouts).
     Broadcast(Message),
     /// Send a vote to one validator (the next round's leader).

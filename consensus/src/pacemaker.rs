@@ -68,6 +68,11 @@ impl Pacemaker {
         Some(self.round)
     }
 
+    /// Remembers a TC persisted before a restart (does not move the round).
+    pub fn restore_tc(&mut self, tc: TimeoutCertificate) {
+        self.last_tc = Some(tc);
+    }
+
     /// The last TC that moved the round.
     pub fn last_tc(&self) -> Option<&TimeoutCertificate> {
         self.last_tc.as_ref()

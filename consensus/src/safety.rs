@@ -30,6 +30,9 @@ pub struct SafetyData {
     pub high_qc: QuorumCertificate,
     /// The last timeout signed (its round is the highest timeout round).
     pub last_timeout: Option<Timeout>,
+    /// The highest TC seen. Not needed for safety but for liveness: after a
+    /// restart it still proves why we left its round, to laggards that missed it.
+    pub high_tc: Option<TimeoutCertificate>,
 }
 
 impl SafetyData {
@@ -40,6 +43,7 @@ impl SafetyData {
             last_vote: None,
             high_qc: QuorumCertificate::genesis(genesis_hash),
             last_timeout: None,
+            high_tc: None,
         }
     }
 
@@ -69,6 +73,10 @@ impl Encode for SafetyData {
             None => w.u8(0),
             Some(t) => w.u8(1).raw(&t.to_bytes()),
         };
+        match &self.high_tc {
+            None => w.u8(0),
+            Some(tc) => w.u8(1).raw(&tc.to_bytes()),
+        };
     }
 }
 
@@ -86,11 +94,17 @@ impl Decode for SafetyData {
             1 => Some(Timeout::decode_from(r)?),
             v => return Err(unknown("last_timeout flag", v)),
         };
+        let high_tc = match r.u8("high_tc flag")? {
+            0 => None,
+            1 => Some(TimeoutCertificate::decode_from(r)?),
+            v => return Err(unknown("high_tc flag", v)),
+        };
         Ok(SafetyData {
             last_voted_round,
             last_vote,
             high_qc,
             last_timeout,
+            high_tc,
         })
     }
 }
@@ -239,6 +253,13 @@ pub fn decide_timeout(
     TimeoutDecision::New(timeout)
 }
 
+/// Keeps the highest TC.
+pub fn observe_tc(data: &mut SafetyData, tc: &TimeoutCertificate) {
+    if data.high_tc.as_ref().is_none_or(|t| tc.round > t.round) {
+        data.high_tc = Some(tc.clone());
+    }
+}
+
 /// Raises the high QC (the lock) if `qc` is higher. Returns true if it changed.
 pub fn observe_qc(data: &mut SafetyData, qc: &QuorumCertificate) -> bool {
     if qc.round > data.high_qc.round {
@@ -358,6 +379,7 @@ mod tests {
         let VoteDecision::New(first) = vote(&mut d, a) else {
             panic!("first vote refused")
         };
+        d.high_tc = Some(testutil::tc(&committee, &keys, 3, &[0, 0, 0]));
         // Persisted, restarted, asked again: the same vote is re-sent, never another.
         let mut restored = SafetyData::from_bytes(&d.to_bytes()).unwrap();
         assert_eq!(restored, d);

@@ -45,7 +45,13 @@ fn campaign(
                 let sc = scenario.unwrap_or_else(|| scenario_for(seed));
                 match run(seed, sc, tweak) {
                     Ok(st) => stats.lock().unwrap().push((sc, st)),
-                    Err(f) => failures.lock().unwrap().push(f),
+                    Err(f) => {
+                        eprintln!("{f}");
+                        failures.lock().unwrap().push(f)
+                    }
+                }
+                if count >= 2_000 && (seed - first + 1) % 1_000 == 0 {
+                    eprintln!("... {} seeds started", seed - first + 1);
                 }
             });
         }

@@ -28,6 +28,7 @@ impl Consensus {
 
     /// Handles a verified TC: enter the round after it if that is ahead.
     pub(super) fn process_tc(&mut self, tc: &TimeoutCertificate, out: &mut Vec<Output>) {
+        safety::observe_tc(&mut self.safety, tc);
         if self.pacemaker.on_tc(tc).is_some() {
             self.entered_round(out);
         }

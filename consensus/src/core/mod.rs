@@ -59,16 +59,18 @@ impl Consensus {
     pub fn new(config: Config, genesis: Block) -> Consensus {
         let safety = SafetyData::genesis(genesis.hash());
         let cert = QuorumCertificate::genesis(genesis.hash());
-        Consensus::restore(config, safety, genesis, cert)
+        Consensus::restore(config, safety, genesis, cert, Vec::new())
     }
 
-    /// A core restarting from persisted safety data and the highest committed
-    /// block with its certificate. Send [`Input::Start`] first.
+    /// A core restarting from persisted safety data, the highest committed
+    /// block with its certificate, and the blocks stored by
+    /// [`Output::PersistBlock`] above it (any order). Send [`Input::Start`] first.
     pub fn restore(
         config: Config,
         mut safety: SafetyData,
         committed: Block,
         committed_cert: QuorumCertificate,
+        mut pending: Vec<Block>,
     ) -> Consensus {
         let me = config
             .key
@@ -80,13 +82,26 @@ impl Consensus {
             safety.last_voted_round,
             safety.highest_timeout_round(),
             committed.header.round.next(),
+            safety
+                .high_tc
+                .as_ref()
+                .map_or(Round(1), |tc| tc.round.next()),
         ]
         .into_iter()
         .max()
         .unwrap_or(Round(1));
-        let pacemaker = Pacemaker::new(round, config.base_timeout_ms, config.max_timeout_ms);
+        let mut pacemaker = Pacemaker::new(round, config.base_timeout_ms, config.max_timeout_ms);
+        if let Some(tc) = &safety.high_tc {
+            pacemaker.restore_tc(tc.clone());
+        }
         let mut tree = BlockTree::new(committed);
         tree.record_cert(&committed_cert);
+        pending.sort_by_key(|b| b.header.height);
+        for block in pending {
+            if tree.len() < config.max_tree_blocks {
+                tree.insert(block); // ignored unless it connects
+            }
+        }
         Consensus {
             config,
             me,

@@ -214,6 +214,7 @@ impl Consensus {
         );
         match decision {
             VoteDecision::New(vote) => {
+                out.push(Output::PersistBlock(block.clone()));
                 out.push(Output::Persist(self.safety.clone()));
                 self.send_vote(vote, out);
             }
@@ -311,9 +312,9 @@ impl Consensus {
         // must find last_voted_round >= round and not propose again.
         let mut vote_out = Vec::new();
         self.accept_block(proposal.block.clone(), true, &mut vote_out);
-        if let Some(i) = vote_out
+        while let Some(i) = vote_out
             .iter()
-            .position(|o| matches!(o, Output::Persist(_)))
+            .position(|o| matches!(o, Output::Persist(_) | Output::PersistBlock(_)))
         {
             out.push(vote_out.remove(i));
         }

@@ -61,6 +61,9 @@ impl Sim {
                 }
                 self.nodes[i].persisted = s;
             }
+            Output::PersistBlock(b) => {
+                self.nodes[i].pending_blocks.insert(b.hash(), b);
+            }
             Output::Broadcast(m) => {
                 if honest {
                     match &m {

@@ -35,6 +35,9 @@ pub use scenario::{Params, Scenario};
 
 /// Round timeout of simulated validators.
 const BASE_TIMEOUT_MS: u64 = 200;
+/// Events one run may take; far above a normal run (~10^4-10^5), so only a
+/// message storm (an amplification bug) reaches it.
+const MAX_EVENTS: u64 = 2_000_000;
 
 /// A hook that adjusts every honest core's configuration (planted bugs).
 pub type Tweak = fn(&mut Config);
@@ -258,6 +261,7 @@ impl Sim {
             persisted: SafetyData::genesis(genesis.hash()),
             committed: Vec::new(),
             by_hash: BTreeMap::new(),
+            pending_blocks: BTreeMap::new(),
             app,
             crash_armed: false,
         };
@@ -314,6 +318,12 @@ impl Sim {
             self.now = at;
             self.stats.events += 1;
             self.step(event);
+            if self.stats.events > MAX_EVENTS {
+                self.checker.violations.push(format!(
+                    "more than {MAX_EVENTS} events by t={} ms: a message storm",
+                    self.now
+                ));
+            }
             if !self.checker.violations.is_empty() {
                 return;
             }
@@ -411,7 +421,8 @@ impl Sim {
         let core = if tip.header.height.0 == 0 && n.persisted == SafetyData::genesis(tip.hash()) {
             Consensus::new(config, tip)
         } else {
-            Consensus::restore(config, n.persisted.clone(), tip, cert)
+            let pending = n.pending_blocks.values().cloned().collect();
+            Consensus::restore(config, n.persisted.clone(), tip, cert, pending)
         };
         n.core = Some(core);
         n.app.signaled = None;

@@ -42,6 +42,8 @@ pub struct SimNode {
     pub committed: Vec<(Block, QuorumCertificate)>,
     /// Index into `committed` by block hash.
     pub by_hash: BTreeMap<Hash, usize>,
+    /// Blocks stored on `PersistBlock` (durable), pruned as they commit.
+    pub pending_blocks: BTreeMap<Hash, Block>,
     /// The application (durable state, mempool).
     pub app: App,
     /// Crash in the middle of the next input's outputs.
@@ -61,6 +63,8 @@ impl SimNode {
 
     /// Stores a committed block.
     pub fn store(&mut self, block: Block, cert: QuorumCertificate) {
+        let height = block.header.height;
+        self.pending_blocks.retain(|_, b| b.header.height > height);
         self.by_hash.insert(block.hash(), self.committed.len());
         self.committed.push((block, cert));
     }

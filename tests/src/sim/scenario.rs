@@ -73,8 +73,12 @@ impl Scenario {
                 idle_tail: true,
                 ..base
             },
+            // With f silent or lying leaders in the rotation, a commit needs
+            // three honest leaders in a row; give the healed phase time for
+            // several rotations at the back-off ceiling.
             Scenario::Faults4 => Params {
                 byzantine: 1,
+                heal_ms: 8_000,
                 chaos: rough,
                 partitions: true,
                 crashes: true,
@@ -83,6 +87,7 @@ impl Scenario {
             Scenario::Faults7 => Params {
                 validators: 7,
                 byzantine: 2,
+                heal_ms: 8_000,
                 chaos: rough,
                 partitions: true,
                 crashes: true,

@@ -35,6 +35,7 @@ pub(super) fn brief_msg(m: &Message) -> String {
 pub(super) fn brief_output(o: &Output) -> String {
     match o {
         Output::Persist(_) => "persist".into(),
+        Output::PersistBlock(_) => "persist block".into(),
         Output::Broadcast(m) => format!("bcast {}", brief_msg(m)),
         Output::SendVote { to, vote } => format!("vote r{} to {to}", vote.round),
         Output::Send { to, message } => format!("send {} to {to}", brief_msg(message)),

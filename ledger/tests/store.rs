@@ -254,3 +254,22 @@ fn commit_proofs_are_stored_and_verified() {
     );
     assert_eq!(store.commit_proof_at_or_below(Height(0)).unwrap(), None);
 }
+
+#[test]
+fn pending_blocks_survive_reopen_and_leave_when_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rng();
+    let (b1, qc1) = {
+        let store = Store::open(dir.path()).unwrap();
+        let (g, accounts) = genesis();
+        store.init_genesis(&g, &accounts).unwrap();
+        let (b1, qc1) = next_block_with(&store, &mut rng, 2);
+        store.put_pending_block(&b1).unwrap();
+        store.put_safety(b"after").unwrap();
+        (b1, qc1)
+    };
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.pending_blocks().unwrap(), vec![b1.clone()]);
+    store.commit_block(&b1, &qc1).unwrap();
+    assert!(store.pending_blocks().unwrap().is_empty());
+}

@@ -218,32 +218,27 @@ fn four_validators_commit_survive_a_kill_and_halt_without_quorum() {
         "node 3 did not shut down cleanly"
     );
     // Blocks certified before the stop may still commit as in-flight
-    // messages land, and a survivor one block behind may sync the other's
-    // last committed block: wait until both agree and hold still.
-    let mut last = (0, std::time::Instant::now());
+    // messages land, and a survivor may sync the other's last committed
+    // block: wait until both hold still for longer than a catch-up takes.
+    let mut last = (Vec::new(), std::time::Instant::now());
     let before = net.wait_for(
         "survivors' heights to settle",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         |net| {
-            let h0 = height(net, 0)?;
-            if h0 != height(net, 1)? || h0 != last.0 {
-                last = (h0, std::time::Instant::now());
+            let now = vec![height(net, 0)?, height(net, 1)?];
+            if now != last.0 {
+                last = (now, std::time::Instant::now());
                 return None;
             }
-            (last.1.elapsed() > Duration::from_secs(2)).then_some(h0)
+            (last.1.elapsed() > Duration::from_secs(5)).then(|| now.clone())
         },
     );
     let stalled = submit(&net, &mut wallet, 10, &[0, 1]);
     std::thread::sleep(Duration::from_secs(4));
-    for i in [0, 1] {
-        assert_eq!(
-            height(&net, i),
-            Some(before),
-            "node {i} committed a block without a quorum"
-        );
-    }
-    assert_same_chain(&net, &[0, 1], before);
-    eprintln!("phase 3: two of four stopped; both survivors held at height {before}");
+    let after = vec![height(&net, 0).unwrap(), height(&net, 1).unwrap()];
+    assert_eq!(after, before, "a block committed without a quorum");
+    assert_same_chain(&net, &[0, 1], *before.iter().min().unwrap());
+    eprintln!("phase 3: two of four stopped; survivors held at heights {before:?}");
     for h in &stalled {
         let tx = net.call(0, "cairn_getTransaction", json!([h])).unwrap();
         assert_ne!(tx["status"], "committed");

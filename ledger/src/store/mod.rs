@@ -48,8 +48,10 @@ pub(crate) mod cf {
     pub const SAFETY: &str = "safety";
     /// height (u64 BE) -> commit proof (child header || child QC) of that block
     pub const COMMIT_PROOFS: &str = "commit_proofs";
+    /// block hash -> block bytes: uncommitted blocks this validator voted for
+    pub const PENDING: &str = "pending_blocks";
 
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         BLOCKS,
         HEIGHTS,
         QCS,
@@ -61,6 +63,7 @@ pub(crate) mod cf {
         META,
         SAFETY,
         COMMIT_PROOFS,
+        PENDING,
     ];
 }
 
@@ -181,6 +184,51 @@ impl Store {
         self.db
             .put_cf_opt(self.cf(cf::SAFETY), b"safety", bytes, &wo)?;
         Ok(())
+    }
+
+    /// Stores an uncommitted block the validator is about to vote for. Not
+    /// fsynced by itself: the safety data written (synced) right after it
+    /// flushes the log up to and including this write.
+    pub fn put_pending_block(&self, block: &crate::types::block::Block) -> Result<()> {
+        use crate::codec::Encode;
+        self.writable()?;
+        self.db
+            .put_cf(self.cf(cf::PENDING), block.hash().0, block.to_bytes())?;
+        Ok(())
+    }
+
+    /// Stored uncommitted blocks above the committed tip; deletes those at
+    /// or below it (committed or abandoned).
+    pub fn pending_blocks(&self) -> Result<Vec<crate::types::block::Block>> {
+        use crate::codec::Decode;
+        let tip = self.tip()?.map(|t| t.height).unwrap_or_default();
+        let mut keep = Vec::new();
+        let mut stale = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(cf::PENDING), rocksdb::IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let block = crate::types::block::Block::from_bytes(&v).map_err(|source| {
+                StoreError::Corrupt {
+                    what: "pending block".into(),
+                    source,
+                }
+            })?;
+            if block.header.height > tip {
+                keep.push(block);
+            } else {
+                stale.push(k);
+            }
+        }
+        if !stale.is_empty() && !self.read_only {
+            let mut wb = rocksdb::WriteBatch::default();
+            for k in stale {
+                wb.delete_cf(self.cf(cf::PENDING), k);
+            }
+            self.db.write(wb)?;
+        }
+        Ok(keep)
     }
 
     /// The last safety data written, if any.

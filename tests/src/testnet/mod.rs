@@ -128,7 +128,10 @@ impl Testnet {
         let child = Command::new(cairn_bin())
             .args(["start", "--home"])
             .arg(&node.home)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("CAIRN_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::from(log.try_clone().expect("log fd")))
             .stderr(Stdio::from(log))
             .spawn()
@@ -211,6 +214,11 @@ impl Drop for Testnet {
     fn drop(&mut self) {
         for i in 0..self.nodes.len() {
             self.kill(i);
+        }
+        if std::thread::panicking() {
+            // Keep the homes and logs of a failed run for inspection.
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+            eprintln!("testnet kept for inspection: {}", dir.keep().display());
         }
     }
 }

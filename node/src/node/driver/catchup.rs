@@ -32,7 +32,14 @@ pub(super) fn core_from_store(
             .map_err(|e| anyhow::anyhow!("persisted consensus safety data is corrupt: {e}"))?,
         None => SafetyData::genesis(config.committee.genesis_hash),
     };
-    Ok(Consensus::restore(config.clone(), safety, block, cert))
+    let pending = store.pending_blocks()?;
+    Ok(Consensus::restore(
+        config.clone(),
+        safety,
+        block,
+        cert,
+        pending,
+    ))
 }
 
 impl Driver {

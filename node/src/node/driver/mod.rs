@@ -187,6 +187,18 @@ impl Driver {
     /// outputs address to ourselves are queued for the next loop turns.
     /// Returns true if the core refused the input.
     pub(crate) async fn feed(&mut self, input: Input) -> bool {
+        if tracing::enabled!(tracing::Level::TRACE) {
+            tracing::trace!(?input, round = %self.core.round(), "input");
+        } else if tracing::enabled!(tracing::Level::DEBUG) {
+            let kind = match &input {
+                Input::Message(m) => format!("message r{}", m.round()),
+                Input::Timer { round } => format!("timer r{round}"),
+                Input::TxsAvailable(a) => format!("txs available {a}"),
+                Input::BlockValidated { valid, .. } => format!("validated {valid}"),
+                other => format!("{:.40}", format!("{other:?}")),
+            };
+            tracing::debug!(%kind, round = %self.core.round(), "input");
+        }
         let outputs = self.core.handle(input);
         let rejected = outputs
             .iter()

@@ -22,6 +22,9 @@ fn now_ms() -> u64 {
 impl Driver {
     /// Carries out one output; returns an input for ourselves, if any.
     pub(super) async fn carry_out(&mut self, out: Output) -> Option<Input> {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            log_output(&out);
+        }
         match out {
             Output::Persist(data) => {
                 let store = self.store.clone();
@@ -34,7 +37,32 @@ impl Driver {
                 }
                 None
             }
+            Output::PersistBlock(block) => {
+                // Made durable by the synced Persist that follows it.
+                let store = self.store.clone();
+                if let Err(e) = tokio::task::block_in_place(|| store.put_pending_block(&block)) {
+                    tracing::error!(error = %e, "cannot store a block we vote for; stopping");
+                    std::process::exit(70);
+                }
+                None
+            }
             Output::Broadcast(msg) => {
+                // The core re-sends its timeout on every expiry until the round
+                // ends, but gossip drops identical content it has seen, so a
+                // validator that (re)joined after the first copy would never get
+                // it and no TC could form. Timeouts and TCs therefore also go
+                // to each validator directly.
+                if matches!(msg, Message::Timeout(_) | Message::TimeoutCertificate(_)) {
+                    for (i, peer) in self.peers_by_index.iter().enumerate() {
+                        if let Some(peer) =
+                            peer.filter(|_| self.core.validator_index() != Some(i as u16))
+                        {
+                            if let Err(e) = self.net.send_to(peer, msg.clone()).await {
+                                tracing::debug!(error = %e, to = i, "direct timeout send failed");
+                            }
+                        }
+                    }
+                }
                 if let Err(e) = self.net.broadcast(msg).await {
                     tracing::debug!(error = %e, "broadcast failed");
                 }
@@ -220,5 +248,42 @@ impl Driver {
             child: child.header.clone(),
             child_qc: qc.clone(),
         })
+    }
+}
+
+/// One debug line per output, naming what it is about.
+fn log_output(out: &Output) {
+    match out {
+        Output::Persist(d) => {
+            tracing::debug!(last_voted = %d.last_voted_round, high_qc = %d.high_qc.round, "persist")
+        }
+        Output::Broadcast(m) | Output::Send { message: m, .. } => {
+            let kind = match m {
+                Message::Proposal(p) => format!(
+                    "proposal h{} r{}",
+                    p.block.header.height, p.block.header.round
+                ),
+                Message::Vote(v) => format!("vote r{}", v.round),
+                Message::Timeout(t) => format!("timeout r{} signer {}", t.round, t.signer),
+                Message::TimeoutCertificate(tc) => format!("tc r{}", tc.round),
+            };
+            tracing::debug!(%kind, to = ?match out { Output::Send { to, .. } => Some(*to), _ => None }, "send")
+        }
+        Output::SendVote { to, vote } => {
+            tracing::debug!(to, round = %vote.round, height = %vote.height, "vote")
+        }
+        Output::ScheduleTimeout { round, after_ms } => tracing::debug!(%round, after_ms, "timer"),
+        Output::RequestPayload(r) => {
+            tracing::debug!(round = %r.round, height = %r.height, "build block")
+        }
+        Output::ValidateBlock(b) => {
+            tracing::debug!(round = %b.header.round, height = %b.header.height, "validate block")
+        }
+        Output::Commit { block, .. } => tracing::debug!(height = %block.header.height, "commit"),
+        Output::FetchBlock { hash, from } => tracing::debug!(%hash, from, "fetch block"),
+        Output::PersistBlock(b) => {
+            tracing::debug!(height = %b.header.height, round = %b.header.round, "persist block")
+        }
+        Output::Equivocation(_) | Output::Rejected(_) => {}
     }
 }

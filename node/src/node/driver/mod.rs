@@ -93,6 +93,8 @@ pub struct Driver {
     /// block); handled one per loop turn so shutdown and the network are
     /// never starved (a one-validator chain would otherwise loop forever).
     own_inputs: VecDeque<Input>,
+    /// Mempool rejection counts already exported, by reason.
+    rejections_exported: std::collections::HashMap<&'static str, u64>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -149,6 +151,7 @@ impl Driver {
             syncing: false,
             txs_available: None,
             own_inputs: VecDeque::new(),
+            rejections_exported: std::collections::HashMap::new(),
         };
         d.feed(Input::Start).await;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -238,6 +241,19 @@ impl Driver {
 
     async fn on_tick(&mut self) {
         self.metrics.mempool_size.set(self.mempool.len() as i64);
+        for (reason, count) in self.mempool.rejections().snapshot() {
+            let seen = self.rejections_exported.entry(reason.as_str()).or_insert(0);
+            if count > *seen {
+                let label = crate::metrics::ReasonLabel {
+                    reason: reason.as_str().to_string(),
+                };
+                self.metrics
+                    .mempool_rejections
+                    .get_or_create(&label)
+                    .inc_by(count - *seen);
+                *seen = count;
+            }
+        }
         self.metrics
             .peers
             .set(self.net.connected_peers().len() as i64);

@@ -224,6 +224,9 @@ impl Driver {
                     self.metrics.block_interval_seconds.observe(dt);
                 }
                 self.last_commit = Instant::now();
+                let since_proposal =
+                    now_ms().saturating_sub(block.header.timestamp_ms) as f64 / 1000.0;
+                self.metrics.commit_latency_seconds.observe(since_proposal);
                 tracing::info!(height = %c.height, hash = %c.hash, txs = n, state_root = %c.state_root, "committed");
                 let _ = self.committed_tx.send(CommittedBlock {
                     block: Arc::new(block),

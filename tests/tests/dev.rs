@@ -92,6 +92,46 @@ fn dev_chain_commits_a_transfer_submitted_over_http() {
     let after = rpc_call(&url, "cairn_getAccount", json!([accounts[1].0])).unwrap();
     let bal = |v: &Value| v["balance"].as_str().unwrap().parse::<u64>().unwrap();
     assert_eq!(bal(&after), bal(&before) + 25);
+    // `cairn tx transfer --wait`: nonce fetched, signed, submitted, receipt printed.
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("key.json");
+    let seed = cairn_ledger::hash::parse_hex32(&accounts[0].1, "secret").unwrap();
+    cairn_genesis::KeyFile::from_secret(cairn_ledger::SecretKey::from_seed(seed))
+        .write(&key_path)
+        .unwrap();
+    let out = Command::new(cairn_bin())
+        .args([
+            "tx",
+            "transfer",
+            "--rpc",
+            &url,
+            "--to",
+            &accounts[1].0,
+            "--amount",
+            "7",
+            "--wait",
+            "--json",
+        ])
+        .arg("--key")
+        .arg(&key_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(receipt["status"], "committed", "{receipt}");
+    assert_eq!(receipt["receipt"]["status"], "success", "{receipt}");
+    let sent = rpc_call(&url, "cairn_getTransaction", json!([receipt["hash"]])).unwrap();
+    assert_eq!(
+        sent["transaction"]["nonce"], 1,
+        "the second transfer should take nonce 1: {sent}"
+    );
+    let after2 = rpc_call(&url, "cairn_getAccount", json!([accounts[1].0])).unwrap();
+    assert_eq!(bal(&after2), bal(&before) + 32);
+
     // The idle chain stops making blocks once the transfer's state is certified.
     std::thread::sleep(Duration::from_secs(2));
     let h1 = rpc_call(&url, "cairn_status", json!([])).unwrap()["committedHeight"]

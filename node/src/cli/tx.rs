@@ -1,5 +1,7 @@
 //! `cairn tx sign`: build and sign a transfer offline, printing the raw
 //! transaction for `cairn_submitTransaction` (e.g. with curl).
+//! `cairn tx transfer`: fetch the nonce, sign, submit, and with `--wait`
+//! follow the transaction's subscription until it commits.
 
 use std::path::PathBuf;
 
@@ -13,6 +15,37 @@ use clap::{Args, Subcommand};
 pub enum TxCommand {
     /// Sign a transfer offline and print `{"raw": "0x…", "hash": "0x…"}`.
     Sign(SignArgs),
+    /// Sign and submit a transfer to a node; `--wait` prints the receipt.
+    Transfer(TransferArgs),
+}
+
+/// Arguments of `cairn tx transfer`.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// The node's RPC URL (http:// or ws://; one port serves both).
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    pub rpc: String,
+    /// Key file of the sender.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Recipient address (0x + 64 hex digits).
+    #[arg(long)]
+    pub to: String,
+    /// Amount, a whole number.
+    #[arg(long)]
+    pub amount: String,
+    /// Memo text (UTF-8, at most 1024 bytes).
+    #[arg(long, default_value = "")]
+    pub memo: String,
+    /// Wait until the transaction commits (or fails) and print its receipt.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `cairn tx sign`.
@@ -44,6 +77,12 @@ pub struct SignArgs {
 pub(crate) fn run(cmd: TxCommand) -> anyhow::Result<()> {
     match cmd {
         TxCommand::Sign(args) => sign(args),
+        TxCommand::Transfer(args) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(transfer(args))
+        }
     }
 }
 
@@ -91,5 +130,107 @@ fn sign(args: SignArgs) -> anyhow::Result<()> {
         "{}",
         serde_json::json!({ "raw": format!("0x{}", hex::encode(tx.to_bytes())), "hash": tx.hash(), "from": tx.tx().from })
     );
+    Ok(())
+}
+
+fn ws_url(rpc: &str) -> anyhow::Result<String> {
+    if let Some(rest) = rpc.strip_prefix("http://") {
+        Ok(format!("ws://{rest}"))
+    } else if let Some(rest) = rpc.strip_prefix("https://") {
+        Ok(format!("wss://{rest}"))
+    } else if rpc.starts_with("ws://") || rpc.starts_with("wss://") {
+        Ok(rpc.to_string())
+    } else {
+        anyhow::bail!("--rpc {rpc:?} must start with http://, https://, ws:// or wss://")
+    }
+}
+
+async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
+    use cairn_rpc::CairnApiClient;
+
+    let key =
+        KeyFile::read(&args.key).with_context(|| format!("reading {}", args.key.display()))?;
+    let to: Address = args
+        .to
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--to: {e}"))?;
+    let amount: Amount = args
+        .amount
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--amount: {e}"))?;
+    let url = ws_url(&args.rpc)?;
+    let client = jsonrpsee::ws_client::WsClientBuilder::default()
+        .build(&url)
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    let status = client.status().await.context("cairn_status")?;
+    let account = client
+        .get_account(key.address().to_string(), None)
+        .await
+        .context("cairn_getAccount")?;
+    // Pending transactions of this sender take the nonces right after the committed one.
+    let nonce = account.nonce + account.pending;
+    let tx = Transaction {
+        chain_id: ChainId::new(status.chain_id.clone())
+            .map_err(|e| anyhow::anyhow!("node's chain id: {e}"))?,
+        from: key.address(),
+        to,
+        amount,
+        nonce,
+        memo: args.memo.into_bytes(),
+    }
+    .sign(key.secret());
+    let raw = format!("0x{}", hex::encode(tx.to_bytes()));
+    // Subscribe before submitting so a fast commit cannot be missed.
+    let mut sub = if args.wait {
+        Some(
+            client
+                .subscribe_transaction(tx.hash().to_string())
+                .await
+                .context("cairn_subscribeTransaction")?,
+        )
+    } else {
+        None
+    };
+    let hash = client
+        .submit_transaction(raw)
+        .await
+        .context("cairn_submitTransaction")?;
+    let Some(sub) = sub.as_mut() else {
+        if args.json {
+            println!("{}", serde_json::json!({ "hash": hash, "nonce": nonce }));
+        } else {
+            println!("submitted {hash} (nonce {nonce})");
+        }
+        return Ok(());
+    };
+    let info = tokio::time::timeout(
+        std::time::Duration::from_secs(args.timeout_secs),
+        sub.next(),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "{hash} was not committed within {} s; it may still be pending",
+            args.timeout_secs
+        )
+    })?
+    .ok_or_else(|| anyhow::anyhow!("the node closed the subscription"))?
+    .context("reading the transaction notification")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    } else {
+        let receipt = info
+            .receipt
+            .as_ref()
+            .map(|r| format!("{} ({})", r.status, r.description))
+            .unwrap_or_default();
+        println!(
+            "{hash} {:?} at height {} index {}: {receipt}",
+            info.status,
+            info.height.unwrap_or_default(),
+            info.index.unwrap_or_default()
+        );
+    }
     Ok(())
 }

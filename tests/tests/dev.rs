@@ -79,6 +79,9 @@ fn dev_chain_commits_a_transfer_submitted_over_http() {
     let before = rpc_call(&url, "cairn_getAccount", json!([accounts[1].0])).unwrap();
     let hash = rpc_call(&url, "cairn_submitTransaction", json!([signed["raw"]])).unwrap();
     assert_eq!(hash, signed["hash"]);
+    // Idempotent: the same transaction again gets the same hash and no error.
+    let again = rpc_call(&url, "cairn_submitTransaction", json!([signed["raw"]])).unwrap();
+    assert_eq!(again, hash);
 
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -89,6 +92,23 @@ fn dev_chain_commits_a_transfer_submitted_over_http() {
         assert!(Instant::now() < deadline, "transfer not committed: {tx}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // ... and it is committed exactly once, even when resubmitted after commit.
+    let again = rpc_call(&url, "cairn_submitTransaction", json!([signed["raw"]])).unwrap();
+    assert_eq!(again, hash);
+    let top = rpc_call(&url, "cairn_status", json!([])).unwrap()["committedHeight"]
+        .as_u64()
+        .unwrap();
+    let mut copies = 0;
+    for h in 1..=top {
+        let block = rpc_call(&url, "cairn_getBlock", json!([h])).unwrap();
+        copies += block["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| **t == hash)
+            .count();
+    }
+    assert_eq!(copies, 1, "the transaction was committed {copies} times");
     let after = rpc_call(&url, "cairn_getAccount", json!([accounts[1].0])).unwrap();
     let bal = |v: &Value| v["balance"].as_str().unwrap().parse::<u64>().unwrap();
     assert_eq!(bal(&after), bal(&before) + 25);

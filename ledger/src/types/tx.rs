@@ -169,15 +169,19 @@ impl Decode for SignedTransaction {
 
 /// Verifies many transactions' signatures in batches spread over all cores.
 /// Returns the positions of the invalid ones (empty if all are valid).
-pub fn verify_all(txs: &[SignedTransaction]) -> Vec<usize> {
+pub fn verify_all<T: std::borrow::Borrow<SignedTransaction> + Sync>(txs: &[T]) -> Vec<usize> {
     use rayon::prelude::*;
     const CHUNK: usize = 256;
     txs.par_chunks(CHUNK)
         .enumerate()
         .flat_map_iter(|(c, chunk)| {
-            let msgs: Vec<Vec<u8>> = chunk.iter().map(|t| t.tx.signing_bytes()).collect();
+            let msgs: Vec<Vec<u8>> = chunk
+                .iter()
+                .map(|t| t.borrow().tx.signing_bytes())
+                .collect();
             let mut batch = crypto::BatchVerifier::with_capacity(chunk.len());
             for (t, m) in chunk.iter().zip(&msgs) {
+                let t = t.borrow();
                 batch.push(t.tx.from, m, t.signature);
             }
             let bad = match batch.verify() {

@@ -174,12 +174,8 @@ impl App {
                 actual: ours,
             });
         }
-        let unverified: Vec<SignedTransaction> = block
-            .txs
-            .iter()
-            .filter(|t| !verified(&t.hash()))
-            .cloned()
-            .collect();
+        let unverified: Vec<&SignedTransaction> =
+            block.txs.iter().filter(|t| !verified(&t.hash())).collect();
         if let Some(&i) = verify_all(&unverified).first() {
             return Err(BlockError::BadSignature(unverified[i].hash()));
         }

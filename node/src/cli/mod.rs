@@ -1,5 +1,6 @@
 //! The `cairn` command line: one subcommand per user action.
 
+mod bench;
 mod init;
 mod keys;
 mod tx;
@@ -38,6 +39,8 @@ pub enum Command {
     /// Build and sign transactions.
     #[command(subcommand)]
     Tx(tx::TxCommand),
+    /// Load generator: submit signed transfers at a target rate, report throughput and latency.
+    Bench(bench::BenchArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -50,5 +53,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Dev(args) => init::dev(args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Tx(cmd) => tx::run(cmd),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -1,0 +1,197 @@
+//! The bench's senders: keys derived from the seed, funded from the `--key`
+//! account (in chunks below the per-sender mempool cap, each waited for),
+//! and their next nonces.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use cairn_genesis::KeyFile;
+use cairn_ledger::{Address, Amount, ChainId, Encode, Hash, SecretKey, Transaction};
+use cairn_rpc::{AccountInfo, CairnApiClient};
+use futures::{StreamExt, TryStreamExt};
+
+use super::{progress, Plan, Target};
+
+/// Funding transfers submitted before waiting for them to commit (below
+/// the default `mempool.max_per_sender` of 512).
+const FUND_CHUNK: usize = 256;
+/// How long one chunk of funding transfers may take to commit.
+const FUND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Extra balance each sender gets beyond what its transfers move.
+const FUND_MARGIN: u64 = 1_000;
+/// Amount of every bench transfer.
+pub(super) const TRANSFER_AMOUNT: u64 = 1;
+
+/// One sending account.
+#[derive(Debug, Clone)]
+pub(crate) struct Sender {
+    pub key: SecretKey,
+    pub address: Address,
+    /// The first nonce this run signs with.
+    pub nonce: u64,
+    /// Index of the node its transactions go to.
+    pub node: usize,
+}
+
+/// The sender key `j` of `seed`: SHA-256 of a fixed tag, the seed and `j`.
+fn derive_key(seed: u64, j: u64) -> SecretKey {
+    let mut bytes = b"cairn/bench/v1".to_vec();
+    bytes.extend_from_slice(&seed.to_le_bytes());
+    bytes.extend_from_slice(&j.to_le_bytes());
+    SecretKey::from_seed(*Hash::digest(&bytes).as_bytes())
+}
+
+async fn account(t: &Target, address: Address) -> anyhow::Result<AccountInfo> {
+    t.client
+        .get_account(address.to_string(), None)
+        .await
+        .with_context(|| format!("cairn_getAccount {address} on {}", t.url))
+}
+
+/// Derives, funds and reads the nonces of the plan's senders.
+pub(crate) async fn prepare(
+    targets: &[Target],
+    chain: &ChainId,
+    funder: &KeyFile,
+    plan: &Plan,
+) -> anyhow::Result<Vec<Sender>> {
+    let keys: Vec<SecretKey> = (0..plan.accounts)
+        .map(|j| derive_key(plan.seed, j))
+        .collect();
+    let per_sender = plan.total().div_ceil(plan.accounts);
+    let need = per_sender * TRANSFER_AMOUNT + FUND_MARGIN;
+    let infos: Vec<AccountInfo> = futures::stream::iter(keys.iter())
+        .map(|k| account(&targets[0], k.address()))
+        .buffered(16)
+        .try_collect()
+        .await?;
+    let unfunded: Vec<Address> = infos
+        .iter()
+        .filter(|a| a.balance.0 < need)
+        .map(|a| a.address)
+        .collect();
+    if !unfunded.is_empty() {
+        fund(targets, chain, funder, &unfunded, need).await?;
+    }
+    let mut senders = Vec::with_capacity(keys.len());
+    for (j, key) in keys.into_iter().enumerate() {
+        let node = j % targets.len();
+        let info = account(&targets[node], key.address()).await?;
+        if info.pending > 0 {
+            bail!(
+                "sender {} has {} pending transactions on {} from an earlier run; wait for them to commit or expire (mempool.tx_ttl_secs), or pass another --seed",
+                info.address, info.pending, targets[node].url
+            );
+        }
+        senders.push(Sender {
+            address: key.address(),
+            key,
+            nonce: info.nonce,
+            node,
+        });
+    }
+    Ok(senders)
+}
+
+/// Sends `need` to each of `to` from the funder, in chunks, waiting for each
+/// chunk to commit; then waits until every node has the funding block.
+async fn fund(
+    targets: &[Target],
+    chain: &ChainId,
+    funder: &KeyFile,
+    to: &[Address],
+    need: u64,
+) -> anyhow::Result<()> {
+    let node = &targets[0];
+    let from = funder.address();
+    let info = account(node, from).await?;
+    let cost = need.saturating_mul(to.len() as u64);
+    if info.balance.0 < cost {
+        bail!(
+            "the --key account {from} holds {} but funding {} senders needs {cost}; use a funded account (testnet accounts/account-*.json) or fewer --accounts",
+            info.balance,
+            to.len()
+        );
+    }
+    progress(format!(
+        "funding {} senders with {need} each from {from}",
+        to.len()
+    ));
+    let mut nonce = info.nonce + info.pending;
+    for chunk in to.chunks(FUND_CHUNK) {
+        let raws: Vec<String> = chunk
+            .iter()
+            .map(|addr| {
+                let tx = Transaction {
+                    chain_id: chain.clone(),
+                    from,
+                    to: *addr,
+                    amount: Amount(need),
+                    nonce,
+                    memo: b"cairn bench funding".to_vec(),
+                }
+                .sign(funder.secret());
+                nonce += 1;
+                format!("0x{}", hex::encode(tx.to_bytes()))
+            })
+            .collect();
+        let outcomes = node
+            .client
+            .submit_transactions(raws)
+            .await
+            .with_context(|| format!("submitting funding transfers to {}", node.url))?;
+        if let Some(e) = outcomes.iter().find_map(|o| o.error.as_ref()) {
+            bail!(
+                "{} rejected a funding transfer from {from}: {} (code {})",
+                node.url,
+                e.message,
+                e.code
+            );
+        }
+        let deadline = Instant::now() + FUND_TIMEOUT;
+        while account(node, from).await?.nonce < nonce {
+            if Instant::now() > deadline {
+                bail!(
+                    "funding transfers from {from} did not commit within {} s; is the chain live (`cairn_status` on {})?",
+                    FUND_TIMEOUT.as_secs(),
+                    node.url
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let height = node.client.status().await?.committed_height;
+    let deadline = Instant::now() + FUND_TIMEOUT;
+    for t in &targets[1..] {
+        while t
+            .client
+            .status()
+            .await
+            .with_context(|| format!("cairn_status on {}", t.url))?
+            .committed_height
+            < height
+        {
+            if Instant::now() > deadline {
+                bail!(
+                    "{} did not reach height {height} (the funding block) within {} s",
+                    t.url,
+                    FUND_TIMEOUT.as_secs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_deterministic_per_seed_and_index() {
+        assert_eq!(derive_key(7, 0).address(), derive_key(7, 0).address());
+        assert_ne!(derive_key(7, 0).address(), derive_key(7, 1).address());
+        assert_ne!(derive_key(7, 0).address(), derive_key(8, 0).address());
+    }
+}

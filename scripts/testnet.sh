@@ -1,0 +1,506 @@
+#!/usr/bin/env bash
+# A local multi-validator Cairn testnet on 127.0.0.1: start it, look at it,
+# break it, load it, audit it. Run `scripts/testnet.sh help` for the commands.
+#
+# Environment:
+#   CAIRN_TESTNET_DIR        where the testnet lives (default ~/.cairn/testnet)
+#   CAIRN_TESTNET_BASE_PORT  first port of `up` (default 26600; node i uses
+#                            base+2i for peers and base+2i+1 for RPC; 0 = free ports)
+#   CAIRN_TESTNET_ROUND_TIMEOUT_MS  round timeout written to the genesis
+#   CAIRN_BIN                the cairn binary to run (default: build it)
+#   CAIRN_PROFILE            dev (default) or release, when building
+#   CARGO_TARGET_DIR         build directory (default ~/.cache/cairn/target)
+#
+# Needs bash, curl and the usual coreutils; no jq or python. JSON is read
+# with sed: the node's replies and `cairn` output are machine-written.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIR="${CAIRN_TESTNET_DIR:-$HOME/.cairn/testnet}"
+case "$DIR" in /*) ;; *) DIR="$PWD/$DIR" ;; esac
+BASE_PORT="${CAIRN_TESTNET_BASE_PORT:-26600}"
+HEALTH_TIMEOUT=60
+LIVE_TIMEOUT=90
+STOP_TIMEOUT=30
+ME="scripts/testnet.sh"
+
+usage() {
+  cat <<EOF
+usage: $ME <command> [args]
+
+  up [N]           create (if needed) and start an N-validator testnet (default 4),
+                   wait until it commits, print RPC URLs and funded key files
+  status           per node: pid, state, height, round, peers, mempool
+  logs I [-f]      the last 100 lines of node I's log (-f: follow)
+  kill I           SIGKILL node I (a crash)
+  stop I           SIGTERM node I and wait for a clean exit
+  restart I        stop node I if running, start it, wait until it catches up
+  start I          start a stopped node I
+  load [ARGS]      run \`cairn bench\` against every running node with a funded key
+                   (default --rate 1000 --duration 10; ARGS go to cairn bench,
+                   see \`cairn bench --help\`)
+  audit            audit every node's chain up to a common height (\`cairn audit\`:
+                   over RPC for running nodes, from the data directory for stopped
+                   ones) and check that all agree on the tip hash and state root
+  down             stop every node (data kept; \`up\` resumes it)
+  reset            down, then delete the testnet directory
+
+testnet directory: $DIR (set CAIRN_TESTNET_DIR to change)
+EOF
+}
+
+die() { echo "$ME: $*" >&2; exit 1; }
+say() { echo "$*"; }
+
+# --- the cairn binary -------------------------------------------------------
+
+have_build_tools() {
+  command -v cargo >/dev/null 2>&1 || return 1
+  command -v c++ >/dev/null 2>&1 || return 1
+  ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && return 0
+  ldconfig -p 2>/dev/null | grep -q libclang
+}
+
+# Sets BIN. With "build", runs cargo (a no-op when up to date); otherwise
+# reuses the binary the testnet was started with, building only if none exists.
+find_bin() {
+  if [ -n "${CAIRN_BIN:-}" ]; then
+    [ -x "$CAIRN_BIN" ] || die "CAIRN_BIN=$CAIRN_BIN is not an executable file"
+    BIN="$CAIRN_BIN"
+    return
+  fi
+  if [ "${1:-}" != build ] && [ -f "$DIR/.cairn-bin" ]; then
+    BIN="$(cat "$DIR/.cairn-bin")"
+    [ -x "$BIN" ] && return
+  fi
+  local target="${CARGO_TARGET_DIR:-$HOME/.cache/cairn/target}" profile flags=()
+  case "${CAIRN_PROFILE:-dev}" in
+    dev|debug) profile=debug ;;
+    release) profile=release; flags=(--release) ;;
+    *) die "CAIRN_PROFILE=${CAIRN_PROFILE} is not dev or release" ;;
+  esac
+  BIN="$target/$profile/cairn"
+  if [ "${1:-}" = build ] || [ ! -x "$BIN" ]; then
+    have_build_tools || "$ROOT/scripts/setup.sh"
+    echo "building cairn ($profile) in $target"
+    (cd "$ROOT" && CARGO_TARGET_DIR="$target" cargo build -q -p cairn-node --bin cairn "${flags[@]}") \
+      || die "building cairn failed (see above)"
+  fi
+}
+
+# --- the testnet directory --------------------------------------------------
+
+need_testnet() {
+  [ -f "$DIR/testnet.json" ] || die "no testnet in $DIR; create one with: $ME up [N]"
+}
+
+# Values of a string field of testnet.json, one per line, in order.
+manifest() { tr -d '\n' <"$DIR/testnet.json" | grep -o "\"$1\": *\"[^\"]*\"" | sed 's/.*: *"\(.*\)"/\1/'; }
+
+load_manifest() {
+  need_testnet
+  mapfile -t HOMES < <(manifest home)
+  mapfile -t RPCS < <(manifest rpc)
+  mapfile -t KEYS < <(manifest keyFile)
+  mapfile -t ADDRS < <(manifest address)
+  N=${#HOMES[@]}
+  { [ "$N" -gt 0 ] && [ "${#RPCS[@]}" -eq "$N" ]; } || die "$DIR/testnet.json is not a testnet summary written by \`cairn testnet\`"
+}
+
+check_node() {
+  [[ "${1:-}" =~ ^[0-9]+$ ]] || die "expected a node number, got '${1:-}' (nodes are 0..$((N - 1)))"
+  [ "$1" -lt "$N" ] || die "no node $1: this testnet has nodes 0..$((N - 1))"
+}
+
+pidfile() { echo "${HOMES[$1]}/node.pid"; }
+logfile() { echo "${HOMES[$1]}/node.log"; }
+
+# The pid of node I if it is running (and really is `cairn start` of its home).
+node_pid() {
+  local f pid args
+  f="$(pidfile "$1")"
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  if [ -r "/proc/$pid/cmdline" ]; then
+    args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+  else
+    args="$(ps -o args= -p "$pid" 2>/dev/null)" || return 1
+  fi
+  case "$args" in
+    *cairn*" start --home ${HOMES[$1]} "*|*cairn*" start --home ${HOMES[$1]}") echo "$pid" ;;
+    *) return 1 ;;
+  esac
+}
+
+running_nodes() {
+  local i
+  for ((i = 0; i < N; i++)); do node_pid "$i" >/dev/null && echo "$i"; done
+  return 0
+}
+
+# --- JSON-RPC with curl -----------------------------------------------------
+
+need_curl() { command -v curl >/dev/null 2>&1 || die "curl is required (apt-get install curl)"; }
+
+# rpc URL METHOD [PARAMS-JSON]: prints the raw response on one line.
+rpc() {
+  curl -sS -m 5 -H 'content-type: application/json' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":${3:-[]}}" "$1" 2>/dev/null | tr -d '\n'
+}
+json_num() { sed -n "s/.*\"$1\": *\([0-9][0-9]*\).*/\1/p" | head -n1; }
+json_str() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -n1; }
+json_bool() { sed -n "s/.*\"$1\": *\(true\|false\).*/\1/p" | head -n1; }
+
+height_of() { rpc "${RPCS[$1]}" cairn_status | json_num committedHeight; }
+
+# --- starting and stopping --------------------------------------------------
+
+start_node() {
+  local i="$1" pid
+  if pid="$(node_pid "$i")"; then die "node $i is already running (pid $pid)"; fi
+  echo "--- started $(date -u +%FT%TZ) ---" >>"$(logfile "$i")"
+  nohup "$BIN" start --home "${HOMES[$i]}" </dev/null >>"$(logfile "$i")" 2>&1 &
+  echo $! >"$(pidfile "$i")"
+}
+
+wait_gone() {
+  local pid="$1" secs="$2" t=0
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$t" -ge $((secs * 10)) ] && return 1
+    sleep 0.1
+    t=$((t + 1))
+  done
+}
+
+kill_node() {
+  local i="$1" pid
+  pid="$(node_pid "$i")" || { rm -f "$(pidfile "$i")"; return 1; }
+  kill -KILL "$pid" 2>/dev/null || true
+  wait_gone "$pid" 10 || die "node $i (pid $pid) survived SIGKILL"
+  rm -f "$(pidfile "$i")"
+}
+
+stop_node() {
+  local i="$1" pid
+  pid="$(node_pid "$i")" || { rm -f "$(pidfile "$i")"; return 1; }
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
+    echo "node $i (pid $pid) did not exit within ${STOP_TIMEOUT}s of SIGTERM; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone "$pid" 10 || die "node $i (pid $pid) survived SIGKILL"
+  fi
+  rm -f "$(pidfile "$i")"
+}
+
+log_tail() {
+  echo "--- last lines of $(logfile "$1") ---" >&2
+  tail -n 20 "$(logfile "$1")" >&2 || true
+}
+
+# Waits until node I answers /health; fails early if its process dies.
+wait_health() {
+  local i="$1" t=0
+  while ! curl -sf -m 2 "${RPCS[$i]}/health" >/dev/null 2>&1; do
+    node_pid "$i" >/dev/null || { log_tail "$i"; die "node $i exited during startup (log: $(logfile "$i"))"; }
+    [ "$t" -ge $((HEALTH_TIMEOUT * 5)) ] && { log_tail "$i"; die "node $i did not answer ${RPCS[$i]}/health within ${HEALTH_TIMEOUT}s"; }
+    sleep 0.2
+    t=$((t + 1))
+  done
+}
+
+# Waits (up to SECS) until node I's committed height is at least H.
+wait_height() {
+  local i="$1" h="$2" secs="$3" t=0 got
+  while :; do
+    got="$(height_of "$i")"
+    [ -n "$got" ] && [ "$got" -ge "$h" ] && return 0
+    [ "$t" -ge $((secs * 5)) ] && return 1
+    sleep 0.2
+    t=$((t + 1))
+  done
+}
+
+# --- commands ---------------------------------------------------------------
+
+cmd_up() {
+  local want="${1:-}"
+  [ $# -le 1 ] || die "usage: $ME up [N]"
+  if [ -n "$want" ]; then
+    { [[ "$want" =~ ^[0-9]+$ ]] && [ "$want" -ge 1 ] && [ "$want" -le 64 ]; } \
+      || die "up: N must be a number of validators between 1 and 64, got '$want'"
+  fi
+  need_curl
+  if [ -f "$DIR/testnet.json" ]; then
+    load_manifest
+    local running
+    running="$(running_nodes | tr '\n' ' ')"
+    [ -z "$running" ] || die "a testnet is already running in $DIR (nodes: ${running% }); see \`$ME status\`, stop it with \`$ME down\` (keeps data) or \`$ME reset\` (deletes it), or set CAIRN_TESTNET_DIR for a second one"
+    [ -z "$want" ] || [ "$want" -eq "$N" ] \
+      || die "$DIR holds a $N-validator testnet; \`$ME up $N\` resumes it, \`$ME reset\` deletes it, or set CAIRN_TESTNET_DIR for another"
+    find_bin build
+    say "resuming the $N-validator testnet in $DIR"
+  else
+    if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ]; then
+      die "$DIR exists, is not empty and holds no testnet.json; choose another CAIRN_TESTNET_DIR or empty it"
+    fi
+    find_bin build
+    mkdir -p "$(dirname "$DIR")"
+    local args=(testnet --validators "${want:-4}" --out "$DIR" --base-port "$BASE_PORT")
+    [ -z "${CAIRN_TESTNET_ROUND_TIMEOUT_MS:-}" ] || args+=(--round-timeout-ms "$CAIRN_TESTNET_ROUND_TIMEOUT_MS")
+    "$BIN" "${args[@]}" >/dev/null || die "\`cairn ${args[*]}\` failed (see above)"
+    load_manifest
+  fi
+  echo "$BIN" >"$DIR/.cairn-bin"
+  # On any failure from here on, stop what we started.
+  trap 'echo "$ME: up failed; stopping the nodes it started" >&2; for ((j = 0; j < N; j++)); do kill_node "$j" 2>/dev/null || true; done' EXIT
+  local i
+  for ((i = 0; i < N; i++)); do start_node "$i"; done
+  for ((i = 0; i < N; i++)); do wait_health "$i"; done
+  wait_live
+  trap - EXIT
+  summary
+}
+
+# An idle chain proposes no blocks (DESIGN §4), so liveness is shown by one
+# transfer between funded accounts committing, then reaching every node.
+wait_live() {
+  local out h i
+  [ "${#KEYS[@]}" -ge 2 ] || die "the testnet has fewer than two funded accounts; cannot check liveness with a transfer"
+  say "waiting for a transfer to commit (shows the chain is live)"
+  out="$("$BIN" tx transfer --rpc "${RPCS[0]}" --key "${KEYS[0]}" --to "${ADDRS[1]}" \
+    --amount 1 --memo "testnet.sh liveness" --wait --timeout-secs "$LIVE_TIMEOUT" --json 2>&1)" \
+    || { for ((i = 0; i < N; i++)); do log_tail "$i"; done; die "the liveness transfer did not commit: $out"; }
+  h="$(echo "$out" | tr -d '\n' | json_num height)"
+  [ -n "$h" ] || die "could not read the height from \`cairn tx transfer --json\`: $out"
+  for ((i = 0; i < N; i++)); do
+    wait_height "$i" "$h" "$LIVE_TIMEOUT" || { log_tail "$i"; die "node $i did not reach height $h within ${LIVE_TIMEOUT}s"; }
+  done
+  say "live: the transfer committed at height $h on all $N nodes"
+}
+
+summary() {
+  local i
+  say ""
+  say "testnet of $N validators in $DIR"
+  for ((i = 0; i < N; i++)); do
+    say "  node$i  rpc ${RPCS[$i]}  (ws ${RPCS[$i]/http:/ws:})  log $(logfile "$i")"
+  done
+  say "funded accounts (key files; use with cairn tx transfer --key / cairn bench --key):"
+  for ((i = 0; i < ${#KEYS[@]} && i < 4; i++)); do say "  ${KEYS[$i]}"; done
+  [ "${#KEYS[@]}" -le 4 ] || say "  ... and $((${#KEYS[@]} - 4)) more in $DIR/accounts"
+  say "next: $ME status | load | kill 2 | restart 2 | audit | down"
+}
+
+cmd_status() {
+  [ $# -eq 0 ] || die "usage: $ME status"
+  need_curl
+  load_manifest
+  local i pid state resp h r p m
+  printf '%-5s %-8s %-8s %8s %8s %6s %8s  %s\n' node pid state height round peers mempool rpc
+  for ((i = 0; i < N; i++)); do
+    h=- r=- p=- m=-
+    if pid="$(node_pid "$i")"; then
+      state=running
+      resp="$(rpc "${RPCS[$i]}" cairn_status || true)"
+      if [ -n "$(echo "$resp" | json_num committedHeight)" ]; then
+        h="$(echo "$resp" | json_num committedHeight)"
+        r="$(echo "$resp" | json_num round)"
+        p="$(echo "$resp" | json_num peers)"
+        m="$(echo "$resp" | json_num mempoolSize)"
+        [ "$(echo "$resp" | json_bool syncing)" = true ] && state=syncing
+      else
+        state=no-rpc
+      fi
+    else
+      pid=-
+      state=stopped
+    fi
+    printf '%-5s %-8s %-8s %8s %8s %6s %8s  %s\n' "$i" "$pid" "$state" "$h" "$r" "$p" "$m" "${RPCS[$i]}"
+  done
+}
+
+cmd_logs() {
+  load_manifest
+  { [ $# -ge 1 ] && [ $# -le 2 ]; } || die "usage: $ME logs I [-f]"
+  check_node "$1"
+  local f
+  f="$(logfile "$1")"
+  [ -f "$f" ] || die "node $1 has no log yet ($f)"
+  case "${2:-}" in
+    "") tail -n 100 "$f" ;;
+    -f) tail -n 100 -f "$f" ;;
+    *) die "usage: $ME logs I [-f]" ;;
+  esac
+}
+
+cmd_kill() {
+  [ $# -eq 1 ] || die "usage: $ME kill I"
+  load_manifest
+  check_node "$1"
+  kill_node "$1" || die "node $1 is not running"
+  say "node $1 killed (SIGKILL)"
+}
+
+cmd_stop() {
+  [ $# -eq 1 ] || die "usage: $ME stop I"
+  load_manifest
+  check_node "$1"
+  stop_node "$1" || die "node $1 is not running"
+  say "node $1 stopped"
+}
+
+cmd_start() {
+  [ $# -eq 1 ] || die "usage: $ME $CMD I"
+  need_curl
+  load_manifest
+  check_node "$1"
+  find_bin
+  local i="$1" j top=0 h
+  for j in $(running_nodes); do
+    h="$(height_of "$j")"
+    [ -n "$h" ] && [ "$h" -gt "$top" ] && top="$h"
+  done
+  start_node "$i"
+  wait_health "$i"
+  if wait_height "$i" "$top" "$LIVE_TIMEOUT"; then
+    say "node $i is running (pid $(node_pid "$i")) at height $(height_of "$i") (the others were at $top)"
+  else
+    say "node $i is running (pid $(node_pid "$i")) but at height $(height_of "$i"), below the others' $top after ${LIVE_TIMEOUT}s; see \`$ME logs $i\`"
+  fi
+}
+
+cmd_restart() {
+  [ $# -eq 1 ] || die "usage: $ME restart I"
+  load_manifest
+  check_node "$1"
+  if stop_node "$1"; then say "node $1 stopped"; fi
+  cmd_start "$1"
+}
+
+cmd_load() {
+  load_manifest
+  find_bin
+  local urls="" i rate=1 dur=1 key=1 rpcs=1 a
+  for i in $(running_nodes); do urls="${urls:+$urls,}${RPCS[$i]}"; done
+  [ -n "$urls" ] || die "no node is running; start the testnet with \`$ME up\`"
+  for a in "$@"; do
+    case "$a" in
+      --rate|--rate=*) rate=0 ;;
+      --duration|--duration=*) dur=0 ;;
+      --key|--key=*) key=0 ;;
+      --rpc|--rpc=*) rpcs=0 ;;
+    esac
+  done
+  local args=(bench)
+  [ "$rpcs" -eq 0 ] || args+=(--rpc "$urls")
+  [ "$key" -eq 0 ] || args+=(--key "${KEYS[1]:-${KEYS[0]}}")
+  [ "$rate" -eq 0 ] || args+=(--rate 1000)
+  [ "$dur" -eq 0 ] || args+=(--duration 10)
+  "$BIN" "${args[@]}" "$@"
+}
+
+# Audits node I up to height H; prints the JSON result (exit status of cairn audit).
+audit_one() {
+  local i="$1" h="$2"
+  if node_pid "$i" >/dev/null; then
+    "$BIN" audit --rpc "${RPCS[$i]}" --genesis "${HOMES[0]}/genesis.json" ${h:+--to "$h"} --json
+  else
+    "$BIN" audit --home "${HOMES[$i]}" ${h:+--to "$h"} --json
+  fi
+}
+
+cmd_audit() {
+  [ $# -eq 0 ] || die "usage: $ME audit"
+  need_curl
+  load_manifest
+  find_bin
+  "$BIN" audit --help >/dev/null 2>&1 || die "this cairn binary ($BIN) has no \`audit\` command; rebuild it"
+  local i h top="" out rc
+  local -a result
+  # The common height: the lowest committed height of the running nodes and
+  # the lowest tip of the stopped nodes' stores.
+  for ((i = 0; i < N; i++)); do
+    if node_pid "$i" >/dev/null; then
+      h="$(height_of "$i")"
+      [ -n "$h" ] || die "node $i is running but does not answer cairn_status at ${RPCS[$i]}"
+    else
+      out="$(audit_one "$i" "" 2>&1)" && rc=0 || rc=$?
+      h="$(echo "$out" | tr -d '\n' | json_num toHeight)"
+      [ -n "$h" ] || die "auditing stopped node $i's store failed (exit $rc): $out"
+    fi
+    { [ -z "$top" ] || [ "$h" -lt "$top" ]; } && top="$h"
+  done
+  say "auditing all $N nodes from genesis to height $top"
+  printf '%-5s %-8s %-5s %8s %8s  %-18s %-18s\n' node source ok blocks txs tipHash stateRoot
+  local bad=0 tip="" root="" t s ok how
+  for ((i = 0; i < N; i++)); do
+    how=rpc
+    node_pid "$i" >/dev/null || how=home
+    out="$(audit_one "$i" "$top" 2>&1)" && rc=0 || rc=$?
+    out="$(echo "$out" | tr -d '\n')"
+    ok="$(echo "$out" | json_bool ok)"
+    t="$(echo "$out" | json_str tipHash)"
+    s="$(echo "$out" | json_str stateRoot)"
+    printf '%-5s %-8s %-5s %8s %8s  %-18s %-18s\n' "$i" "$how" "${ok:-error}" \
+      "$(echo "$out" | json_num blocks)" "$(echo "$out" | json_num transactions)" "${t:0:18}" "${s:0:18}"
+    if [ "$rc" -ne 0 ] || [ "$ok" != true ] || [ -z "$t" ]; then
+      echo "  node $i: audit failed (exit $rc): $out" >&2
+      bad=1
+      continue
+    fi
+    result+=("$i")
+    if [ -z "$tip" ]; then tip="$t" root="$s"
+    elif [ "$t" != "$tip" ] || [ "$s" != "$root" ]; then
+      echo "  node $i disagrees at height $top: tip $t state root $s, node ${result[0]} has tip $tip state root $root" >&2
+      bad=1
+    fi
+  done
+  [ "$bad" -eq 0 ] || die "audit failed: see above"
+  say "all $N nodes agree at height $top: tip $tip, state root $root"
+}
+
+cmd_down() {
+  [ $# -eq 0 ] || die "usage: $ME down"
+  [ -f "$DIR/testnet.json" ] || { say "no testnet in $DIR; nothing to stop"; return 0; }
+  load_manifest
+  local i pids=() n=0
+  for i in $(running_nodes); do
+    kill -TERM "$(node_pid "$i")" 2>/dev/null || true
+    pids+=("$i")
+  done
+  for i in "${pids[@]}"; do
+    stop_node "$i" 2>/dev/null || true
+    n=$((n + 1))
+  done
+  say "stopped $n node(s); data kept in $DIR (\`$ME up\` resumes, \`$ME reset\` deletes)"
+}
+
+cmd_reset() {
+  [ $# -eq 0 ] || die "usage: $ME reset"
+  if [ ! -e "$DIR" ]; then say "$DIR does not exist; nothing to reset"; return 0; fi
+  [ -f "$DIR/testnet.json" ] || [ -z "$(ls -A "$DIR")" ] \
+    || die "$DIR does not look like a testnet directory (no testnet.json); not deleting it"
+  cmd_down
+  rm -rf -- "$DIR"
+  say "deleted $DIR"
+}
+
+CMD="${1:-}"
+[ $# -eq 0 ] || shift
+case "$CMD" in
+  up) cmd_up "$@" ;;
+  status) cmd_status "$@" ;;
+  logs) cmd_logs "$@" ;;
+  kill) cmd_kill "$@" ;;
+  stop) cmd_stop "$@" ;;
+  start) cmd_start "$@" ;;
+  restart) cmd_restart "$@" ;;
+  load) cmd_load "$@" ;;
+  audit) cmd_audit "$@" ;;
+  down) cmd_down "$@" ;;
+  reset) cmd_reset "$@" ;;
+  help|-h|--help) usage ;;
+  "") usage >&2; exit 2 ;;
+  *) echo "$ME: unknown command '$CMD'" >&2; usage >&2; exit 2 ;;
+esac

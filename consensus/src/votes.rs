@@ -87,6 +87,17 @@ impl VoteCollector {
         }
     }
 
+    /// Voting power counted for `block_hash` in `round` (zero once the round
+    /// has produced its QC).
+    pub fn power_for(&self, round: Round, block_hash: &Hash, vals: &ValidatorSet) -> u64 {
+        self.tallies
+            .get(&round)
+            .and_then(|t| t.get(block_hash))
+            .map_or(0, |s| {
+                s.keys().filter_map(|i| vals.get(*i).map(|v| v.power)).sum()
+            })
+    }
+
     /// Forgets rounds below `round`.
     pub fn prune_below(&mut self, round: Round) {
         self.first = self.first.split_off(&(round, 0));

@@ -1,11 +1,15 @@
 //! The consensus core: one struct, one entry point ([`Consensus::handle`]).
 //!
 //! Handlers are split by what they react to: `proposal.rs` (proposals,
-//! payloads, validation verdicts, our vote), `certs.rs` (QCs, TCs, commits,
-//! fetching ancestors), `timeout.rs` (timers, timeouts, votes to aggregate).
+//! payloads, validation verdicts, our vote), `certs.rs` (QCs, TCs, commits),
+//! `fetch.rs` (blocks we lack: ancestors of certificates, and blocks our
+//! voters hold), `timeout.rs` (timers, timeouts, votes to aggregate),
+//! `catch_up.rs` (helping laggards, within a per-peer budget).
 //! Every handler verifies peer data before it changes any state.
 
+mod catch_up;
 mod certs;
+mod fetch;
 mod proposal;
 mod timeout;
 
@@ -23,6 +27,7 @@ use crate::output::{Output, PayloadRequest};
 use crate::pacemaker::Pacemaker;
 use crate::safety::{self, SafetyData};
 use crate::votes::{TimeoutCollector, VoteCollector};
+use catch_up::CatchUpBudget;
 
 /// Verified-QC cache size; cleared wholesale when full.
 const QC_CACHE: usize = 1024;
@@ -50,6 +55,12 @@ pub struct Consensus {
     orphans: BTreeMap<Hash, Block>,
     /// Blocks requested from peers, with the validator to ask.
     wanted: BTreeMap<Hash, u16>,
+    /// Blocks of the given round we lack although validators with more than
+    /// 1/3 of the power sent us votes for them: validated and voted for once
+    /// fetched (see `fetch.rs`). Pruned as rounds pass.
+    voted_wanted: BTreeMap<Hash, Round>,
+    /// Catch-up sends spent per peer.
+    catch_up: CatchUpBudget,
     txs_available: bool,
     verified_qcs: BTreeSet<Hash>,
 }
@@ -116,6 +127,8 @@ impl Consensus {
             pending: Vec::new(),
             orphans: BTreeMap::new(),
             wanted: BTreeMap::new(),
+            voted_wanted: BTreeMap::new(),
+            catch_up: CatchUpBudget::default(),
             txs_available: false,
             verified_qcs: BTreeSet::new(),
         }
@@ -197,6 +210,15 @@ impl Consensus {
         self.votes.prune_below(keep);
         self.timeouts.prune_below(keep);
         self.proposals = self.proposals.split_off(&keep);
+        // Too late to vote for a block of a round before ours: stop asking
+        // (a QC for it would fetch it again, as a certified block).
+        let (keep_wanted, late) = std::mem::take(&mut self.voted_wanted)
+            .into_iter()
+            .partition(|(_, r)| *r >= round);
+        self.voted_wanted = keep_wanted;
+        for (hash, _) in late {
+            self.wanted.remove(&hash);
+        }
         self.awaiting_payload = None;
         self.arm_timer(out);
         self.try_propose(out);

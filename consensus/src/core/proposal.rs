@@ -60,12 +60,30 @@ impl Consensus {
     /// Everything checkable without the parent: fields, round window, leader,
     /// signature and certificates.
     fn check_proposal(&mut self, p: &Proposal) -> crate::Result<()> {
-        let h = &p.block.header;
+        self.check_fields(&p.block)?;
+        p.verify_signature(&self.config.committee)
+            .map_err(|source| ConsensusError::Invalid {
+                what: "proposal signature",
+                source,
+            })?;
+        self.check_certs(&p.block)
+    }
+
+    /// `check_proposal` without the signature, for a block that validators
+    /// with more than 1/3 of the power voted for (an honest one checked it).
+    pub(super) fn check_block(&mut self, block: &Block) -> crate::Result<()> {
+        self.check_fields(block)?;
+        self.check_certs(block)
+    }
+
+    /// Fields, round window and leader.
+    fn check_fields(&self, block: &Block) -> crate::Result<()> {
+        let h = &block.header;
         let committee = &self.config.committee;
         if h.chain_id != committee.chain_id {
             return Err(malformed("wrong chain id"));
         }
-        if h.tx_count as usize != p.block.txs.len() {
+        if h.tx_count as usize != block.txs.len() {
             return Err(malformed("tx_count does not match the transactions"));
         }
         let current = self.pacemaker.round();
@@ -102,9 +120,13 @@ impl Consensus {
                 leader,
             });
         }
+        Ok(())
+    }
+
+    /// The block's QC and TC.
+    fn check_certs(&mut self, block: &Block) -> crate::Result<()> {
+        let h = &block.header;
         let invalid = |what| move |source| ConsensusError::Invalid { what, source };
-        p.verify_signature(committee)
-            .map_err(invalid("proposal signature"))?;
         self.verify_qc(&h.justify).map_err(invalid("proposal QC"))?;
         if let Some(tc) = &h.timeout_cert {
             tc.verify(&self.config.committee)
@@ -165,6 +187,7 @@ impl Consensus {
         }
         let current = h.round == self.pacemaker.round();
         self.tree.insert(block.clone());
+        self.voted_wanted.remove(&hash);
         if current && self.me.is_some() {
             if validated {
                 self.vote_for(&hash, out);

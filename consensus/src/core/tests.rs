@@ -274,3 +274,254 @@ fn equivocating_leader_is_reported_and_voted_for_once() {
         1
     );
 }
+
+/// Feeds `inputs` to `core`, answering its requests the way a node would:
+/// every block validates, and fetches are served from `serve`. Payload
+/// requests are left unanswered. Returns every output.
+fn drive(core: &mut Consensus, inputs: Vec<Input>, serve: &[Block]) -> Vec<Output> {
+    let mut queue: VecDeque<Input> = inputs.into();
+    let mut all = Vec::new();
+    while let Some(input) = queue.pop_front() {
+        for o in core.handle(input) {
+            match &o {
+                Output::ValidateBlock(b) => queue.push_back(Input::BlockValidated {
+                    hash: b.hash(),
+                    valid: true,
+                }),
+                Output::FetchBlock { hash, .. } => {
+                    if let Some(b) = serve.iter().find(|b| b.hash() == *hash) {
+                        queue.push_back(Input::FetchedBlock(b.clone()));
+                    }
+                }
+                _ => {}
+            }
+            all.push(o);
+        }
+    }
+    all
+}
+
+/// A chain B1 <- B2 in rounds 1 and 2 (B2 carries QC(B1) signed by
+/// validators 0..3), each signed by its round's leader.
+fn two_blocks(
+    committee: &cairn_ledger::Committee,
+    keys: &[cairn_ledger::SecretKey],
+    genesis: &Block,
+) -> (Proposal, Proposal) {
+    let leader = |r: u64| keys[committee.validators.leader(Round(r)) as usize].clone();
+    let b1 = block_for(
+        &PayloadRequest {
+            round: Round(1),
+            height: Height(1),
+            parent_hash: genesis.hash(),
+            justify: cairn_ledger::QuorumCertificate::genesis(genesis.hash()),
+            timeout_cert: None,
+            state_height: Height(0),
+        },
+        &leader(1),
+    );
+    let b2 = block_for(
+        &PayloadRequest {
+            round: Round(2),
+            height: Height(2),
+            parent_hash: b1.hash(),
+            justify: testutil::qc(committee, keys, b1.hash(), 1, 1, 3),
+            timeout_cert: None,
+            state_height: Height(0),
+        },
+        &leader(2),
+    );
+    (
+        Proposal::sign(b1, &leader(1)),
+        Proposal::sign(b2, &leader(2)),
+    )
+}
+
+/// The next leader missed a proposal but holds votes for it (seed 806 of
+/// Faults7: with every honest vote needed, the QC never formed and the
+/// 2-chain was lost). Validator 3 leads round 3, holds B1 (round 1) but never
+/// received B2 (round 2, carrying QC(B1)); votes for a block arrive. Table:
+/// (case, voters, the block they vote for, time out of round 2 first,
+/// expected: fetched, then validated, voted, QC(2) formed and B1 committed).
+#[test]
+fn next_leader_fetches_and_votes_for_a_block_it_missed() {
+    let (committee, keys, genesis) = testutil::committee(4);
+    let (p1, p2) = two_blocks(&committee, &keys, &genesis);
+    // B2 as a validator other than round 2's leader would have proposed it.
+    let mut forged = p2.block.clone();
+    forged.header.proposer = keys[0].address();
+    #[derive(Debug, PartialEq)]
+    enum Want {
+        Nothing,
+        VoteAndCommit,
+        RejectedNotLeader,
+    }
+    type Case = (&'static str, &'static [u16], bool, bool, Want);
+    let cases: [Case; 5] = [
+        (
+            "votes of more than 1/3",
+            &[0, 1],
+            false,
+            false,
+            Want::VoteAndCommit,
+        ),
+        (
+            "one vote: possibly Byzantine",
+            &[0],
+            false,
+            false,
+            Want::Nothing,
+        ),
+        (
+            "timed out of round 2 first: cannot vote",
+            &[0, 1],
+            false,
+            true,
+            Want::Nothing,
+        ),
+        (
+            "wrong proposer in the fetched block",
+            &[0, 1],
+            true,
+            false,
+            Want::RejectedNotLeader,
+        ),
+        (
+            "votes of 1/3 for the block and a fake",
+            &[1],
+            false,
+            false,
+            Want::Nothing,
+        ),
+    ];
+    for (name, voters, use_forged, timed_out, want) in cases {
+        let block = if use_forged {
+            forged.clone()
+        } else {
+            p2.block.clone()
+        };
+        let mut core = Consensus::new(testutil::config(&committee, &keys, 3), genesis.clone());
+        let mut inputs = vec![
+            Input::Start,
+            Input::TxsAvailable(true),
+            Input::Message(Message::Proposal(p1.clone())),
+        ];
+        if timed_out {
+            // A peer's timeout carries QC(B1): we enter round 2, then give up on it.
+            let t = cairn_ledger::Timeout::sign(
+                &committee.chain_id,
+                Round(2),
+                p2.block.header.justify.clone(),
+                0,
+                &keys[0],
+            );
+            inputs.push(Input::Message(Message::Timeout(t)));
+            inputs.push(Input::Timer { round: Round(2) });
+        }
+        let vote = |hash: Hash, v: u16| {
+            Input::Message(Message::Vote(cairn_ledger::Vote::sign(
+                &committee.chain_id,
+                hash,
+                Height(2),
+                Round(2),
+                v,
+                &keys[v as usize],
+            )))
+        };
+        inputs.extend(voters.iter().map(|v| vote(block.hash(), *v)));
+        if name.contains("fake") {
+            inputs.push(vote(Hash::digest(b"fake"), 0));
+        }
+        let out = drive(&mut core, inputs, std::slice::from_ref(&block));
+        let fetched = out
+            .iter()
+            .any(|o| matches!(o, Output::FetchBlock { hash, .. } if *hash == block.hash()));
+        let committed = out
+            .iter()
+            .any(|o| matches!(o, Output::Commit { block, .. } if block.hash() == p1.block.hash()));
+        let proposes_on_qc2 = out.iter().any(|o| matches!(o, Output::RequestPayload(r) if r.round == Round(3) && r.justify.block_hash == p2.block.hash()));
+        let not_leader = out
+            .iter()
+            .any(|o| matches!(o, Output::Rejected(ConsensusError::NotLeader { .. })));
+        let got = match (fetched, committed && proposes_on_qc2, not_leader) {
+            (false, false, false) => Want::Nothing,
+            (true, true, false) => Want::VoteAndCommit,
+            (true, false, true) => Want::RejectedNotLeader,
+            other => panic!("{name}: fetched, committed, rejected = {other:?}"),
+        };
+        assert_eq!(got, want, "{name}");
+        if want == Want::VoteAndCommit {
+            // Our own vote, persisted first, completes the QC: no vote leaves the node.
+            let persist = out
+                .iter()
+                .position(|o| matches!(o, Output::Persist(s) if s.last_voted_round == Round(2)));
+            let commit = out.iter().position(|o| matches!(o, Output::Commit { .. }));
+            assert!(
+                persist < commit,
+                "{name}: persist before the QC it completes"
+            );
+        }
+    }
+}
+
+/// Catch-up sends are rate-limited per peer: validator 2 entered round 2
+/// through TC(1) and proposed in it; peers time out of old rounds, replaying
+/// their timeouts. Each timeout used to get the TC and the proposal, so a
+/// replayed timeout made us send two messages per copy. Table, applied in
+/// order: (sender, round it timed out of, expected catch-up message: the
+/// round of our proposal sent, 0 for the TC).
+#[test]
+fn catch_up_sends_are_budgeted_per_peer_and_round() {
+    let (committee, keys, genesis) = testutil::committee(4);
+    let mut core = Consensus::new(testutil::config(&committee, &keys, 2), genesis.clone());
+    let tc1 = testutil::tc(&committee, &keys, 1, &[0, 0, 0]);
+    let mut out = core.handle(Input::Start);
+    out.extend(core.handle(Input::TxsAvailable(true)));
+    out.extend(core.handle(Input::Message(Message::TimeoutCertificate(tc1))));
+    let req = out
+        .iter()
+        .find_map(|o| match o {
+            Output::RequestPayload(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("leader of round 2 asks for a payload");
+    core.handle(Input::Payload(block_for(&req, &keys[2])));
+    let cases: [(u16, u64, Option<u64>); 10] = [
+        (3, 1, Some(2)), // missed TC(1) and our proposal: the proposal carries both
+        (3, 1, Some(2)), // its retransmission (the first send may have been lost)
+        (3, 1, None),    // 3rd copy: a replay, or still stuck
+        (3, 1, Some(2)), // 4th: answered again, back-off 1, 2, 4, 8, ...
+        (3, 1, None),
+        (0, 1, Some(2)), // another peer counts on its own
+        (3, 2, Some(2)), // timed out of our round without our proposal: resend it
+        (3, 1, None),    // below a round already answered
+        (1, 1, Some(2)),
+        (1, 1, Some(2)),
+    ];
+    for (i, (signer, round, expected)) in cases.into_iter().enumerate() {
+        let hqc = cairn_ledger::QuorumCertificate::genesis(genesis.hash());
+        let t = cairn_ledger::Timeout::sign(
+            &committee.chain_id,
+            Round(round),
+            hqc,
+            signer,
+            &keys[signer as usize],
+        );
+        let sends: Vec<(u16, u64)> = core
+            .handle(Input::Message(Message::Timeout(t)))
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Send { to, message } => Some((
+                    to,
+                    match message {
+                        Message::Proposal(p) => p.block.header.round.0,
+                        _ => 0,
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<(u16, u64)> = expected.map(|r| (signer, r)).into_iter().collect();
+        assert_eq!(sends, want, "case {i}");
+    }
+}

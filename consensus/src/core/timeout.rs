@@ -76,42 +76,6 @@ impl Consensus {
         }
     }
 
-    /// Helps a validator still timing out of a round: send it the TC that
-    /// moved us on, and any proposal we led for its round or the next one (the
-    /// next one carries the QC it lacks). Without this, a validator that lost
-    /// one proposal on an idle chain would time out alone forever.
-    fn help_laggard(&self, t: &Timeout, out: &mut Vec<Output>) {
-        if Some(t.signer) == self.me || self.me.is_none() {
-            return;
-        }
-        if t.round < self.pacemaker.round() {
-            if let Some(tc) = self.pacemaker.last_tc().filter(|tc| tc.round >= t.round) {
-                out.push(Output::Send {
-                    to: t.signer,
-                    message: Message::TimeoutCertificate(tc.clone()),
-                });
-            }
-        }
-        for round in [t.round, t.round.next()] {
-            if self.me != Some(self.leader(round)) {
-                continue;
-            }
-            let Some((hash, _, signature)) = self.proposals.get(&round).and_then(|v| v.first())
-            else {
-                continue;
-            };
-            if let Some(block) = self.tree.block(hash) {
-                out.push(Output::Send {
-                    to: t.signer,
-                    message: Message::Proposal(cairn_ledger::Proposal {
-                        block: block.clone(),
-                        signature: *signature,
-                    }),
-                });
-            }
-        }
-    }
-
     /// A TC from a peer: verified, then it may move the round.
     pub(super) fn on_tc(&mut self, tc: TimeoutCertificate, out: &mut Vec<Output>) {
         let current = self.pacemaker.round();
@@ -204,14 +168,17 @@ impl Consensus {
         self.add_vote(vote, out);
     }
 
-    /// Counts a verified vote; a quorum forms a QC that moves us to the next round.
+    /// Counts a verified vote; a quorum forms a QC that moves us to the next
+    /// round. Votes for a block we lack may make us fetch it and vote.
     pub(super) fn add_vote(&mut self, vote: Vote, out: &mut Vec<Output>) {
+        let (round, hash, signer) = (vote.round, vote.block_hash, vote.signer);
         let added = self.votes.add(vote, &self.config.committee.validators);
         if let Some(e) = added.evidence {
             out.push(Output::Equivocation(e));
         }
-        if let Some(qc) = added.cert {
-            self.process_qc(&qc, out);
+        match added.cert {
+            Some(qc) => self.process_qc(&qc, out),
+            None => self.fetch_voted_block(round, hash, signer, out),
         }
     }
 }

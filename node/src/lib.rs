@@ -7,7 +7,9 @@
 //! - [`mempool`]: pending transactions and their admission rules.
 //! - [`rpc`]: the JSON-RPC server.
 //! - [`metrics`], [`logging`]: operations.
+//! - [`audit`]: the ledger audit (`cairn audit`) and proof checks (`cairn explore`).
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod logging;

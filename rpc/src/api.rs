@@ -11,8 +11,8 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
 use crate::types::{
-    AccountInfo, BlockId, BlockView, GenesisInfo, HealthInfo, NewBlock, StatusInfo, SubmitOutcome,
-    TransactionInfo, TransactionProof, ValidatorsInfo,
+    AccountInfo, BlockId, BlockView, GenesisInfo, HealthInfo, NewBlock, RawBlocks, StatusInfo,
+    SubmitOutcome, TransactionInfo, TransactionProof, ValidatorsInfo,
 };
 use cairn_ledger::Hash;
 
@@ -44,6 +44,14 @@ pub trait CairnApi {
     /// certifies it; `full: true` returns whole transactions instead of hashes.
     #[method(name = "getBlock")]
     async fn get_block(&self, block: BlockId, full: Option<bool>) -> RpcResult<BlockView>;
+
+    /// Consecutive committed blocks from height `from` (default 0) in their
+    /// canonical bytes, each with the canonical bytes of its QC: at most
+    /// `count` blocks (default 16, at most 256) and about 8 MiB of block
+    /// bytes (always at least one block when `from` is committed). For
+    /// auditors that recompute hashes and check signatures themselves.
+    #[method(name = "getRawBlocks")]
+    async fn get_raw_blocks(&self, from: Option<u64>, count: Option<u32>) -> RpcResult<RawBlocks>;
 
     /// An account's balance and nonce in the latest committed state; with
     /// `proof: true`, at the latest certified state root, with its proof.

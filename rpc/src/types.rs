@@ -410,6 +410,33 @@ pub struct NewBlock {
     pub timestamp_ms: u64,
 }
 
+/// One committed block in its canonical bytes, as `getRawBlocks` returns it:
+/// everything an auditor needs to recompute the block hash and check the QC
+/// without trusting the node's decoding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawBlock {
+    /// Height.
+    pub height: u64,
+    /// The block hash the node has indexed at this height (a claim: recompute it).
+    pub hash: Hash,
+    /// The block's canonical bytes (header, then transactions; docs/SPEC.md §8), `0x` + hex.
+    pub block: String,
+    /// The canonical bytes of the QC that certifies it (docs/SPEC.md §9), `0x` + hex.
+    pub qc: String,
+}
+
+/// `getRawBlocks`' result: consecutive committed blocks from the requested
+/// height, as many as fit the count and byte limits (at least one, if any).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawBlocks {
+    /// Height of the last committed block when the call was served.
+    pub committed_height: u64,
+    /// The blocks, in height order; empty if `from` is above the tip.
+    pub blocks: Vec<RawBlock>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! The `cairn` command line: one subcommand per user action.
 
+pub mod audit;
 mod bench;
+pub mod explore;
 mod init;
 mod keys;
 mod tx;
@@ -41,6 +43,11 @@ pub enum Command {
     Tx(tx::TxCommand),
     /// Load generator: submit signed transfers at a target rate, report throughput and latency.
     Bench(bench::BenchArgs),
+    /// Explore a chain over RPC: status, blocks, transactions and accounts with verified proofs.
+    Explore(explore::ExploreArgs),
+    /// Check a whole chain from genesis: every hash, certificate, signature and state root.
+    /// Exit code 0: clean; 1: a discrepancy (named); 2: could not run.
+    Audit(audit::AuditArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -54,5 +61,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Tx(cmd) => tx::run(cmd),
         Command::Bench(args) => bench::run(args),
+        Command::Explore(args) => explore::run(args),
+        Command::Audit(args) => std::process::exit(audit::run(args)),
     }
 }

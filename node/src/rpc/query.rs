@@ -8,8 +8,8 @@ use std::sync::Arc;
 use cairn_ledger::store::Store;
 use cairn_ledger::{merkle, Address, Encode, Hash, Height};
 use cairn_rpc::{
-    AccountInfo, BlockId, BlockView, ErrorCode, HealthInfo, StatusInfo, TransactionInfo,
-    TransactionProof, TxState,
+    AccountInfo, BlockId, BlockView, ErrorCode, HealthInfo, RawBlock, RawBlocks, StatusInfo,
+    TransactionInfo, TransactionProof, TxState,
 };
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::types::ErrorObjectOwned;
@@ -73,6 +73,51 @@ pub fn get_block(store: &Store, id: BlockId, full: bool) -> RpcResult<BlockView>
         .map_err(internal)?
         .ok_or_else(|| block_not_found(format!("certificate at height {}", block.header.height)))?;
     Ok(block_view(&block, &qc, full))
+}
+
+/// Most blocks one `getRawBlocks` call returns.
+pub const MAX_RAW_BLOCKS: u32 = 256;
+/// Block bytes after which `getRawBlocks` stops adding blocks (the hex
+/// response is about twice this, well under the default 64 MiB response cap).
+pub const RAW_BLOCKS_BYTES: usize = 8 << 20;
+
+/// `getRawBlocks`: consecutive committed blocks from `from`, bounded by
+/// `count` and [`RAW_BLOCKS_BYTES`].
+pub fn get_raw_blocks(store: &Store, from: u64, count: u32) -> RpcResult<RawBlocks> {
+    let t = tip(store)?;
+    let count = count.clamp(1, MAX_RAW_BLOCKS) as u64;
+    let last = t.height.0.min(from.saturating_add(count - 1));
+    let mut blocks = Vec::new();
+    let mut bytes = 0usize;
+    let mut h = from;
+    while h <= last && (blocks.is_empty() || bytes < RAW_BLOCKS_BYTES) {
+        let height = Height(h);
+        let hash = store
+            .block_hash_at(height)
+            .map_err(internal)?
+            .ok_or_else(|| block_not_found(format!("at height {h}")))?;
+        let block = store
+            .block_by_hash(&hash)
+            .map_err(internal)?
+            .ok_or_else(|| block_not_found(format!("with hash {hash}")))?;
+        let qc = store
+            .qc_at(height)
+            .map_err(internal)?
+            .ok_or_else(|| block_not_found(format!("certificate at height {h}")))?;
+        let raw = block.to_bytes();
+        bytes += raw.len();
+        blocks.push(RawBlock {
+            height: h,
+            hash,
+            block: hex0x(&raw),
+            qc: hex0x(&qc.to_bytes()),
+        });
+        h += 1;
+    }
+    Ok(RawBlocks {
+        committed_height: t.height.0,
+        blocks,
+    })
 }
 
 /// `getTransaction`: committed (from the store) wins over pending (mempool).

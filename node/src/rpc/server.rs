@@ -8,7 +8,7 @@ use cairn_genesis::Genesis;
 use cairn_ledger::store::StoreError;
 use cairn_ledger::{Address, Hash, Height};
 use cairn_rpc::{
-    AccountInfo, BlockId, BlockView, CairnApiServer, ErrorCode, GenesisInfo, HealthInfo,
+    AccountInfo, BlockId, BlockView, CairnApiServer, ErrorCode, GenesisInfo, HealthInfo, RawBlocks,
     StatusInfo, SubmitOutcome, TransactionInfo, TransactionProof, ValidatorInfo, ValidatorsInfo,
 };
 use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
@@ -305,6 +305,15 @@ impl CairnApiServer for CairnRpc {
     async fn get_block(&self, block: BlockId, full: Option<bool>) -> RpcResult<BlockView> {
         let full = full.unwrap_or(false);
         query::with_store(&self.ctx.store, move |s| query::get_block(s, block, full)).await
+    }
+
+    async fn get_raw_blocks(&self, from: Option<u64>, count: Option<u32>) -> RpcResult<RawBlocks> {
+        let from = from.unwrap_or(0);
+        let count = count.unwrap_or(16);
+        query::with_store(&self.ctx.store, move |s| {
+            query::get_raw_blocks(s, from, count)
+        })
+        .await
     }
 
     async fn get_account(&self, address: String, proof: Option<bool>) -> RpcResult<AccountInfo> {

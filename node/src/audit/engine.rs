@@ -1,0 +1,376 @@
+//! The audit pipeline: a fetch thread reads windows of blocks from the
+//! source, a verify thread checks each window's signatures and roots on all
+//! cores, and the calling thread walks the blocks in height order, checking
+//! the links between them and re-executing every transaction. Each stage runs
+//! ahead of the next by at most two windows (bounded channels), so memory
+//! stays bounded and a slow source overlaps with verification.
+
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::time::{Duration, Instant};
+
+use cairn_genesis::GenesisState;
+use cairn_ledger::{BlockHeader, Hash, Height};
+
+use super::verify::{verify_window, Checked};
+use super::{AuditError, AuditState, BlockSource, Discrepancy, FetchResult, Summary};
+
+/// What to audit.
+#[derive(Clone, Debug, Default)]
+pub struct AuditOptions {
+    /// Start from the state at this height (default: genesis).
+    pub from: Option<Height>,
+    /// Stop after this height (default: the source's tip).
+    pub to: Option<Height>,
+    /// Print progress to stderr about once a second.
+    pub progress: bool,
+}
+
+/// Transactions a window aims for: enough to fill every core's batches.
+const WINDOW_TXS: usize = 16_384;
+/// Most blocks in a window.
+const WINDOW_BLOCKS: u64 = 256;
+
+/// The previous block, as the sequential checks need it.
+struct Prev {
+    hash: Hash,
+    header: BlockHeader,
+}
+
+type Window = (Vec<FetchResult>, bool);
+
+/// Audits `source` against `genesis`.
+pub fn run(
+    source: &dyn BlockSource,
+    genesis: &GenesisState,
+    opts: &AuditOptions,
+) -> Result<Summary, AuditError> {
+    let started = Instant::now();
+    let tip = source.tip()?;
+    let to = opts.to.unwrap_or(tip);
+    let from = opts.from.unwrap_or(Height(0));
+    if to > tip {
+        return Err(AuditError::Unavailable(format!(
+            "--to {to} is above the last committed height {tip}; pick --to {tip} or lower"
+        )));
+    }
+    if from > to {
+        return Err(AuditError::Unavailable(format!(
+            "--from {from} is above --to {to}; --from must be at most --to"
+        )));
+    }
+    check_genesis(source, genesis)?;
+    let (mut state, prev, replay_to) = start_state(source, genesis, from)?;
+    let committee = &genesis.committee;
+    let mut walk = Walk {
+        state: &mut state,
+        prev,
+        from,
+        to,
+        txs: 0,
+        started,
+        last_report: started,
+        progress: opts.progress,
+    };
+    std::thread::scope(|s| -> Result<(), AuditError> {
+        let (fetched_tx, fetched_rx) = sync_channel::<Result<Window, AuditError>>(2);
+        let (checked_tx, checked_rx) = sync_channel::<Vec<Result<Checked, Discrepancy>>>(2);
+        s.spawn(move || fetch_loop(source, from, replay_to, to, &fetched_tx));
+        s.spawn(move || {
+            for item in fetched_rx {
+                let out = match item {
+                    Ok((window, signatures)) => verify_window(window, committee, signatures),
+                    Err(e) => {
+                        // Pass the source's failure on as a marker the walker reports.
+                        vec![Err(Discrepancy::new(Height(0), UNAVAILABLE, "", e))]
+                    }
+                };
+                if checked_tx.send(out).is_err() {
+                    return;
+                }
+            }
+        });
+        walk.consume(source, checked_rx)
+    })?;
+    let txs = walk.txs;
+    let tip_hash = walk.prev.hash;
+    source.check_final(to, &state)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let blocks = to.0 - from.0;
+    Ok(Summary {
+        ok: true,
+        from_height: from.0,
+        to_height: to.0,
+        blocks,
+        transactions: txs,
+        accounts: state.account_count() as u64,
+        tip_hash,
+        state_root: state.root(),
+        seconds,
+        blocks_per_second: blocks as f64 / seconds.max(1e-9),
+        transactions_per_second: txs as f64 / seconds.max(1e-9),
+    })
+}
+
+/// Marks a source failure travelling through the verify stage.
+const UNAVAILABLE: &str = "\0unavailable";
+
+fn check_genesis(source: &dyn BlockSource, genesis: &GenesisState) -> Result<(), AuditError> {
+    let want = genesis.block.hash();
+    let got = source.fetch(Height(0), Height(0))?.into_iter().next();
+    match got {
+        Some(Ok(f)) if f.block.hash() == want => Ok(()),
+        Some(Ok(f)) => Err(Discrepancy::new(
+            Height(0),
+            "genesis-hash",
+            format!("{want} (from the genesis file)"),
+            f.block.hash(),
+        )
+        .into()),
+        Some(Err(d)) => Err(d.into()),
+        None => Err(Discrepancy::new(Height(0), "genesis-hash", want, "no genesis block").into()),
+    }
+}
+
+/// The state to start from, the block it belongs to, and the height up to
+/// which blocks are only replayed (to rebuild the state, without signature
+/// checks) because the source cannot give the state directly.
+fn start_state(
+    source: &dyn BlockSource,
+    genesis: &GenesisState,
+    from: Height,
+) -> Result<(AuditState, Prev, Height), AuditError> {
+    let genesis_prev = || Prev {
+        hash: genesis.block.hash(),
+        header: genesis.block.header.clone(),
+    };
+    let from_genesis =
+        || AuditState::new(Height(0), &genesis.accounts).map_err(AuditError::Unavailable);
+    if from == Height(0) {
+        return Ok((from_genesis()?, genesis_prev(), Height(0)));
+    }
+    let Some((accounts, stored_root)) = source.state_at(from)? else {
+        return Ok((from_genesis()?, genesis_prev(), from));
+    };
+    let state = AuditState::new(from, &accounts).map_err(AuditError::Unavailable)?;
+    if state.root() != stored_root {
+        return Err(Discrepancy::new(
+            from,
+            "from-state",
+            format!("{stored_root} (the store's state root at --from)"),
+            format!(
+                "{} (the root of the accounts the store holds at --from)",
+                state.root()
+            ),
+        )
+        .into());
+    }
+    // The block at --from anchors the hash chain; it must itself be certified.
+    let anchor = source.fetch(from, from)?;
+    let checked = verify_window(anchor, &genesis.committee, true)
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            AuditError::Unavailable(format!("the source returned no block at {from}"))
+        })??;
+    if let Some(d) = checked.failure {
+        return Err(d.into());
+    }
+    let prev = Prev {
+        hash: checked.hash,
+        header: checked.fetched.block.header,
+    };
+    Ok((state, prev, Height(0)))
+}
+
+fn fetch_loop(
+    source: &dyn BlockSource,
+    from: Height,
+    replay_to: Height,
+    to: Height,
+    out: &std::sync::mpsc::SyncSender<Result<Window, AuditError>>,
+) {
+    let mut next = if replay_to > Height(0) { 1 } else { from.0 + 1 };
+    let mut per_window: u64 = 16;
+    while next <= to.0 {
+        // Replayed and checked blocks never share a window.
+        let limit = if next <= replay_to.0 {
+            replay_to.0
+        } else {
+            to.0
+        };
+        let last = limit.min(next + per_window - 1);
+        let window = match source.fetch(Height(next), Height(last)) {
+            Ok(w) if !w.is_empty() => w,
+            Ok(_) => {
+                let _ = out.send(Err(AuditError::Unavailable(format!(
+                    "the source returned no block at height {next}"
+                ))));
+                return;
+            }
+            Err(e) => {
+                let _ = out.send(Err(e));
+                return;
+            }
+        };
+        let n = window.len() as u64;
+        let txs: usize = window
+            .iter()
+            .map(|f| f.as_ref().map_or(0, |f| f.block.txs.len()))
+            .sum();
+        let per_block = (txs / window.len()).max(1);
+        per_window = ((WINDOW_TXS / per_block) as u64).clamp(1, WINDOW_BLOCKS);
+        let signatures = next > replay_to.0;
+        next += n;
+        if out.send(Ok((window, signatures))).is_err() {
+            return;
+        }
+    }
+}
+
+struct Walk<'a> {
+    state: &'a mut AuditState,
+    prev: Prev,
+    from: Height,
+    to: Height,
+    txs: u64,
+    started: Instant,
+    last_report: Instant,
+    progress: bool,
+}
+
+impl Walk<'_> {
+    fn consume(
+        &mut self,
+        source: &dyn BlockSource,
+        rx: Receiver<Vec<Result<Checked, Discrepancy>>>,
+    ) -> Result<(), AuditError> {
+        for window in rx {
+            for item in window {
+                let checked = match item {
+                    Ok(c) => c,
+                    Err(d) if d.check == UNAVAILABLE => {
+                        return Err(AuditError::Unavailable(d.actual))
+                    }
+                    Err(d) => return Err(d.into()),
+                };
+                self.block(source, checked)?;
+            }
+            if self.prev.header.height >= self.to {
+                return Ok(());
+            }
+        }
+        if self.prev.header.height < self.to {
+            return Err(AuditError::Unavailable(format!(
+                "the source stopped after height {}",
+                self.prev.header.height
+            )));
+        }
+        Ok(())
+    }
+
+    fn block(&mut self, source: &dyn BlockSource, c: Checked) -> Result<(), AuditError> {
+        if let Some(d) = c.failure {
+            return Err(d.into());
+        }
+        let height = c.fetched.height;
+        let h = &c.fetched.block.header;
+        sequential_checks(height, h, &self.prev, self.state)?;
+        let (receipts, root) = self
+            .state
+            .execute(height, &c.fetched.block.txs)
+            .map_err(AuditError::Unavailable)?;
+        source.check_block(&c.fetched, &receipts, root)?;
+        if height > self.from {
+            self.txs += c.fetched.block.txs.len() as u64;
+        }
+        self.prev = Prev {
+            hash: c.hash,
+            header: c.fetched.block.header,
+        };
+        self.report(height);
+        Ok(())
+    }
+
+    fn report(&mut self, height: Height) {
+        let now = Instant::now();
+        if !self.progress || now - self.last_report < Duration::from_secs(1) {
+            return;
+        }
+        self.last_report = now;
+        let secs = (now - self.started).as_secs_f64();
+        let done = height.0.saturating_sub(self.from.0);
+        eprintln!(
+            "audit: height {height}/{}  {:.0} blocks/s  {:.0} tx/s",
+            self.to,
+            done as f64 / secs,
+            self.txs as f64 / secs
+        );
+    }
+}
+
+/// The checks that relate a block to its parent and to the recomputed state.
+fn sequential_checks(
+    height: Height,
+    h: &BlockHeader,
+    prev: &Prev,
+    state: &AuditState,
+) -> Result<(), Discrepancy> {
+    let fail = |check: &str, expected: String, actual: String| {
+        Err(Discrepancy::new(height, check, expected, actual))
+    };
+    if h.parent_hash != prev.hash {
+        return fail(
+            "parent-hash",
+            prev.hash.to_string(),
+            h.parent_hash.to_string(),
+        );
+    }
+    let j = &h.justify;
+    let p = &prev.header;
+    if j.block_hash != prev.hash || j.height != p.height || j.round != p.round {
+        return fail(
+            "justify",
+            format!(
+                "a QC for the parent {} (height {}, round {})",
+                prev.hash, p.height, p.round
+            ),
+            format!(
+                "a QC for {} (height {}, round {})",
+                j.block_hash, j.height, j.round
+            ),
+        );
+    }
+    let after_tc = h
+        .timeout_cert
+        .as_ref()
+        .is_some_and(|tc| tc.round.next() == h.round && j.round >= tc.max_high_qc_round());
+    if h.round <= p.round || !(h.round == j.round.next() || after_tc) {
+        return fail(
+            "round",
+            format!(
+                "round {} (the justify's round + 1), or a later one with a timeout certificate of the round before",
+                j.round.next()
+            ),
+            format!("round {}", h.round),
+        );
+    }
+    // The state height is the highest height the carried QC chain commits.
+    let want = if p.height > Height(0) && p.round == p.justify.round.next() {
+        p.justify.height
+    } else {
+        p.state_height
+    };
+    if h.state_height != want {
+        return fail("state-height", want.to_string(), h.state_height.to_string());
+    }
+    if let Some(root) = state.root_at(h.state_height) {
+        if root != h.state_root {
+            return fail(
+                "state-root",
+                format!("{root} (recomputed state after height {})", h.state_height),
+                h.state_root.to_string(),
+            );
+        }
+    }
+    Ok(())
+}

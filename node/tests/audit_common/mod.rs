@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::path::Path;
+use std::sync::Arc;
 
 use cairn_genesis::{
     build_genesis_state, testnet_deterministic, Genesis, GenesisState, GenesisTime, KeyFile,
@@ -27,7 +28,7 @@ pub struct ChainBuilder {
     pub state: GenesisState,
     pub validators: Vec<KeyFile>,
     pub accounts: Vec<KeyFile>,
-    pub store: Store,
+    pub store: Arc<Store>,
     nonces: Vec<u64>,
     prev: BlockHeader,
     prev_qc: QuorumCertificate,
@@ -52,7 +53,7 @@ impl ChainBuilder {
         std::fs::create_dir_all(home).unwrap();
         genesis.write(home.join("genesis.json")).unwrap();
         let state = build_genesis_state(&genesis).unwrap();
-        let store = Store::open(&home.join("data")).unwrap();
+        let store = Arc::new(Store::open(&home.join("data")).unwrap());
         store.init_genesis(&state.block, &state.accounts).unwrap();
         let prev = state.block.header.clone();
         let prev_qc = QuorumCertificate::genesis(state.block.hash());

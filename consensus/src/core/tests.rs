@@ -525,3 +525,46 @@ fn catch_up_sends_are_budgeted_per_peer_and_round() {
         assert_eq!(sends, want, "case {i}");
     }
 }
+
+/// Timing out of a round we voted in re-sends that vote to the next leader,
+/// ahead of the timeout; a lost vote no longer costs the QC if the copy
+/// arrives first. Table: (voted in round 1, expected re-sent vote).
+#[test]
+fn timing_out_resends_the_round_vote_to_the_next_leader() {
+    let (committee, keys, genesis) = testutil::committee(4);
+    let (p1, _) = two_blocks(&committee, &keys, &genesis);
+    let next = committee.validators.leader(Round(2)); // collects round 1's votes
+    for voted in [true, false] {
+        // Validator 3: neither round 1's leader nor its next leader.
+        let mut core = Consensus::new(testutil::config(&committee, &keys, 3), genesis.clone());
+        let mut inputs = vec![Input::Start, Input::TxsAvailable(true)];
+        if voted {
+            inputs.push(Input::Message(Message::Proposal(p1.clone())));
+        }
+        let first = drive(&mut core, inputs, &[]);
+        let vote = first.iter().find_map(|o| match o {
+            Output::SendVote { vote, .. } => Some(vote.clone()),
+            _ => None,
+        });
+        assert_eq!(vote.is_some(), voted);
+        // The first expiry signs the timeout, later ones retransmit it: both re-send.
+        for expiry in 0..2 {
+            let out = core.handle(Input::Timer { round: Round(1) });
+            let resent = out.iter().position(
+                |o| matches!(o, Output::SendVote { to, vote: v } if *to == next && Some(v) == vote.as_ref()),
+            );
+            let timeout = out
+                .iter()
+                .position(|o| matches!(o, Output::Broadcast(Message::Timeout(_))));
+            assert!(timeout.is_some(), "voted {voted}, expiry {expiry}");
+            if voted {
+                assert!(
+                    resent < timeout && resent.is_some(),
+                    "expiry {expiry}: vote before timeout"
+                );
+            } else {
+                assert_eq!(resent, None);
+            }
+        }
+    }
+}

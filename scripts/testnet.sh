@@ -11,8 +11,9 @@
 #   CAIRN_PROFILE            dev (default) or release, when building
 #   CARGO_TARGET_DIR         build directory (default ~/.cache/cairn/target)
 #
-# Needs bash, curl and the usual coreutils; no jq or python. JSON is read
-# with sed: the node's replies and `cairn` output are machine-written.
+# Needs bash, curl (installed with apt-get if missing) and coreutils; no jq
+# or python. JSON is read with sed: the node's replies and `cairn` output
+# are machine-written.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -141,7 +142,16 @@ running_nodes() {
 
 # --- JSON-RPC with curl -----------------------------------------------------
 
-need_curl() { command -v curl >/dev/null 2>&1 || die "curl is required (apt-get install curl)"; }
+# curl talks to the nodes; installed like scripts/setup.sh installs the build tools.
+need_curl() {
+  command -v curl >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || die "curl is required; install it with your package manager"
+  echo "installing curl"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq curl >/dev/null; } \
+    || die "installing curl failed; install it (apt-get install curl) and run this again"
+}
 
 # rpc URL METHOD [PARAMS-JSON]: prints the raw response on one line.
 rpc() {

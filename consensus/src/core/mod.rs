@@ -59,7 +59,7 @@ pub struct Consensus {
     /// 1/3 of the power sent us votes for them: validated and voted for once
     /// fetched (see `fetch.rs`). Pruned as rounds pass.
     voted_wanted: BTreeMap<Hash, Round>,
-    /// Catch-up sends spent per peer.
+    /// Timeouts counted per peer, rationing the catch-up sends they trigger.
     catch_up: CatchUpBudget,
     txs_available: bool,
     verified_qcs: BTreeSet<Hash>,
@@ -210,14 +210,16 @@ impl Consensus {
         self.votes.prune_below(keep);
         self.timeouts.prune_below(keep);
         self.proposals = self.proposals.split_off(&keep);
-        // Too late to vote for a block of a round before ours: stop asking
-        // (a QC for it would fetch it again, as a certified block).
+        // Too late to vote for a block of a round before ours: stop asking,
+        // unless a QC certifies it (then it is needed as an ancestor).
         let (keep_wanted, late) = std::mem::take(&mut self.voted_wanted)
             .into_iter()
             .partition(|(_, r)| *r >= round);
         self.voted_wanted = keep_wanted;
         for (hash, _) in late {
-            self.wanted.remove(&hash);
+            if self.tree.cert(&hash).is_none() {
+                self.wanted.remove(&hash);
+            }
         }
         self.awaiting_payload = None;
         self.arm_timer(out);

@@ -339,10 +339,11 @@ fn two_blocks(
 
 /// The next leader missed a proposal but holds votes for it (seed 806 of
 /// Faults7: with every honest vote needed, the QC never formed and the
-/// 2-chain was lost). Validator 3 leads round 3, holds B1 (round 1) but never
-/// received B2 (round 2, carrying QC(B1)); votes for a block arrive. Table:
-/// (case, voters, the block they vote for, time out of round 2 first,
-/// expected: fetched, then validated, voted, QC(2) formed and B1 committed).
+/// 2-chain was lost). Validator 3 leads round 3, usually holds B1 (round 1),
+/// but never received B2 (round 2, carrying QC(B1)); votes for a block arrive.
+/// Table:
+/// (case, voters, what happened before, expected: nothing, or fetched then
+/// validated, voted, QC(2) formed and B1 committed, or fetched and rejected).
 #[test]
 fn next_leader_fetches_and_votes_for_a_block_it_missed() {
     let (committee, keys, genesis) = testutil::committee(4);
@@ -356,57 +357,41 @@ fn next_leader_fetches_and_votes_for_a_block_it_missed() {
         VoteAndCommit,
         RejectedNotLeader,
     }
-    type Case = (&'static str, &'static [u16], bool, bool, Want);
-    let cases: [Case; 5] = [
-        (
-            "votes of more than 1/3",
-            &[0, 1],
-            false,
-            false,
-            Want::VoteAndCommit,
-        ),
-        (
-            "one vote: possibly Byzantine",
-            &[0],
-            false,
-            false,
-            Want::Nothing,
-        ),
-        (
-            "timed out of round 2 first: cannot vote",
-            &[0, 1],
-            false,
-            true,
-            Want::Nothing,
-        ),
-        (
-            "wrong proposer in the fetched block",
-            &[0, 1],
-            true,
-            false,
-            Want::RejectedNotLeader,
-        ),
-        (
-            "votes of 1/3 for the block and a fake",
-            &[1],
-            false,
-            false,
-            Want::Nothing,
-        ),
+    /// What validator 3 went through before the votes arrive.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Setup {
+        /// Received B1 only.
+        HasB1,
+        /// Received nothing: B2's parent must be fetched too.
+        MissedB1,
+        /// Received B1, entered round 2 and timed out of it.
+        TimedOut,
+        /// Received B1; the voters voted for B2 with the wrong proposer.
+        Forged,
+    }
+    use Setup::*;
+    type Case = (&'static str, &'static [u16], Setup, Want);
+    #[rustfmt::skip]
+    let cases: [Case; 6] = [
+        ("votes of more than 1/3", &[0, 1], HasB1, Want::VoteAndCommit),
+        ("missed B1 too: fetched as an ancestor", &[0, 1], MissedB1, Want::VoteAndCommit),
+        ("one vote: possibly Byzantine", &[0], HasB1, Want::Nothing),
+        ("timed out of round 2 first: cannot vote", &[0, 1], TimedOut, Want::Nothing),
+        ("wrong proposer in the fetched block", &[0, 1], Forged, Want::RejectedNotLeader),
+        ("votes of 1/3 for the block and a fake", &[1], HasB1, Want::Nothing),
     ];
-    for (name, voters, use_forged, timed_out, want) in cases {
-        let block = if use_forged {
+    for (name, voters, setup, want) in cases {
+        let block = if setup == Forged {
             forged.clone()
         } else {
             p2.block.clone()
         };
         let mut core = Consensus::new(testutil::config(&committee, &keys, 3), genesis.clone());
-        let mut inputs = vec![
-            Input::Start,
-            Input::TxsAvailable(true),
-            Input::Message(Message::Proposal(p1.clone())),
-        ];
-        if timed_out {
+        let mut inputs = vec![Input::Start, Input::TxsAvailable(true)];
+        if setup != MissedB1 {
+            inputs.push(Input::Message(Message::Proposal(p1.clone())));
+        }
+        if setup == TimedOut {
             // A peer's timeout carries QC(B1): we enter round 2, then give up on it.
             let t = cairn_ledger::Timeout::sign(
                 &committee.chain_id,
@@ -432,7 +417,7 @@ fn next_leader_fetches_and_votes_for_a_block_it_missed() {
         if name.contains("fake") {
             inputs.push(vote(Hash::digest(b"fake"), 0));
         }
-        let out = drive(&mut core, inputs, std::slice::from_ref(&block));
+        let out = drive(&mut core, inputs, &[block.clone(), p1.block.clone()]);
         let fetched = out
             .iter()
             .any(|o| matches!(o, Output::FetchBlock { hash, .. } if *hash == block.hash()));

@@ -1,17 +1,35 @@
 //! Catching up: when a peer reports a committed height above ours, fetch the
 //! missing blocks in verified batches (see `node::sync`), then restart the
 //! core from the new tip with the safety data it already persisted.
+//!
+//! Nothing here waits on the network inside the driver: the status probe and
+//! each batch request run as background jobs that report back through the
+//! driver's job channel. Awaiting them inline would stop this node from
+//! answering its peers' requests meanwhile — and two nodes probing each
+//! other at the same moment would each wait out the full request timeout
+//! (10 s) for an answer the other could not give. While a sync is under way
+//! the core is paused (its timer, its queued inputs and peers' consensus
+//! messages wait or are dropped), so the store's tip moves only by sync.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cairn_consensus::{Consensus, Input, SafetyData};
 use cairn_ledger::store::Store;
-use cairn_ledger::Decode;
+use cairn_ledger::{Decode, Height};
+use libp2p::PeerId;
 use rand::seq::SliceRandom;
 
-use super::Driver;
-use crate::network::{Request, Response};
+use super::{Driver, Job};
+use crate::network::{PeerStatus, Request, Response, SyncBatch};
 use crate::node::sync::{self, MAX_SYNC_BLOCKS};
+
+/// A sync under way: from whom, up to where, how many blocks so far.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SyncState {
+    peer: PeerId,
+    target: Height,
+    applied: usize,
+}
 
 /// A core restarted from the store's tip and persisted safety data.
 pub(super) fn core_from_store(
@@ -42,87 +60,162 @@ pub(super) fn core_from_store(
     ))
 }
 
+/// Whether a peer at `theirs` is far enough ahead of our `ours` to sync
+/// from: one block behind is normal while a commit is in flight; any lag
+/// with no commit of our own for a while is not.
+pub(super) fn is_behind(ours: Height, theirs: Height, since_last_commit: Duration) -> bool {
+    theirs.0 > ours.0 + 1 || (theirs > ours && since_last_commit > Duration::from_secs(3))
+}
+
 impl Driver {
-    /// Asks a random peer how far it is; if ahead of us, syncs from it.
-    pub(super) async fn maybe_catch_up(&mut self) {
+    /// Asks a random peer how far it is, in the background (one probe at a
+    /// time); the answer comes back as [`Job::PeerStatus`].
+    pub(super) fn probe_peer(&mut self) {
+        if self.probing || self.sync.is_some() {
+            return;
+        }
         let mut peers = self.net.connected_peers();
         peers.shuffle(&mut rand::thread_rng());
         let Some(&peer) = peers.first() else { return };
-        let Ok(Response::Status(status)) = self.net.request(peer, Request::Status).await else {
+        self.probing = true;
+        let net = self.net.clone();
+        let jobs = self.jobs_tx.clone();
+        tokio::spawn(async move {
+            let status = match net.request(peer, Request::Status).await {
+                Ok(Response::Status(status)) => Some(status),
+                _ => None,
+            };
+            let _ = jobs.send(Job::PeerStatus { peer, status }).await;
+        });
+    }
+
+    /// A probe's answer: start syncing if the peer is ahead of us.
+    pub(super) async fn on_peer_status(&mut self, peer: PeerId, status: Option<PeerStatus>) {
+        self.probing = false;
+        let Some(status) = status else { return };
+        if self.sync.is_some() {
             return;
-        };
+        }
         let ours = match self.store.tip() {
             Ok(Some(t)) => t.height,
             _ => return,
         };
-        // One block behind is normal in flight; more, with no recent commit, is lag.
-        let behind = status.committed_height.0 > ours.0 + 1
-            || (status.committed_height > ours
-                && self.last_commit.elapsed() > Duration::from_secs(3));
-        if !behind {
+        if !is_behind(ours, status.committed_height, self.last_commit.elapsed()) {
             return;
         }
-        self.syncing = true;
-        self.publish_status();
         tracing::info!(ours = %ours, theirs = %status.committed_height, %peer, "behind a peer; syncing blocks");
-        let mut applied_total = 0usize;
-        while let Ok(Some(tip)) = self.store.tip() {
-            if tip.height >= status.committed_height {
-                break;
-            }
+        self.sync = Some(SyncState {
+            peer,
+            target: status.committed_height,
+            applied: 0,
+        });
+        self.publish_status();
+        self.request_sync_batch(peer, ours.next());
+    }
+
+    fn request_sync_batch(&self, peer: PeerId, from: Height) {
+        let net = self.net.clone();
+        let jobs = self.jobs_tx.clone();
+        tokio::spawn(async move {
             let req = Request::SyncBlocks {
-                from: tip.height.next(),
+                from,
                 max: MAX_SYNC_BLOCKS as u16,
             };
-            let batch = match self.net.request(peer, req).await {
-                Ok(Response::Blocks(batch)) => batch,
-                other => {
-                    tracing::debug!(?other, "sync request failed");
-                    break;
-                }
+            let batch = match net.request(peer, req).await {
+                Ok(Response::Blocks(batch)) => Ok(Box::new(batch)),
+                Ok(other) => Err(format!("unexpected answer {other:?}")),
+                Err(e) => Err(e.to_string()),
             };
-            let store = self.store.clone();
-            let committee = self.committee.clone();
-            let result =
-                tokio::task::spawn_blocking(move || sync::apply(&store, &committee, &batch)).await;
-            match result {
-                Ok(Ok(0)) => break,
-                Ok(Ok(n)) => applied_total += n,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, %peer, "peer sent an invalid sync batch");
-                    let _ = self
-                        .net
-                        .penalise(peer, crate::network::Misbehaviour::Invalid)
-                        .await;
-                    break;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "sync task failed");
-                    break;
+            let _ = jobs.send(Job::SyncBatch { peer, batch }).await;
+        });
+    }
+
+    /// A batch arrived (or its request failed): verify and apply it, then
+    /// ask for the next one or finish.
+    pub(super) async fn on_sync_batch(
+        &mut self,
+        peer: PeerId,
+        batch: Result<Box<SyncBatch>, String>,
+    ) {
+        let Some(mut state) = self.sync.filter(|s| s.peer == peer) else {
+            return;
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(why) => {
+                tracing::debug!(%peer, %why, "sync request failed");
+                return self.finish_sync(state).await;
+            }
+        };
+        let store = self.store.clone();
+        let committee = self.committee.clone();
+        let result =
+            tokio::task::spawn_blocking(move || sync::apply(&store, &committee, &batch)).await;
+        match result {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                state.applied += n;
+                self.sync = Some(state);
+                if let Ok(Some(tip)) = self.store.tip() {
+                    self.metrics.height.set(tip.height.0 as i64);
+                    if tip.height < state.target {
+                        self.request_sync_batch(peer, tip.height.next());
+                        return;
+                    }
                 }
             }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, %peer, "peer sent an invalid sync batch");
+                let _ = self
+                    .net
+                    .penalise(peer, crate::network::Misbehaviour::Invalid)
+                    .await;
+            }
+            Err(e) => tracing::error!(error = %e, "sync task failed"),
         }
-        if applied_total > 0 {
+        self.finish_sync(state).await;
+    }
+
+    /// Ends a sync: with blocks applied, the core restarts from the new tip;
+    /// without, the paused core simply resumes.
+    async fn finish_sync(&mut self, state: SyncState) {
+        self.sync = None;
+        if state.applied > 0 {
             match core_from_store(&self.config, &self.store) {
                 Ok(core) => {
                     // Keep what this core persisted since start: it is at least as new.
                     self.core = core;
                     self.timer = None;
-                    self.last_commit = std::time::Instant::now();
+                    self.last_commit = Instant::now();
                     if let Ok(Some(t)) = self.store.tip() {
                         self.metrics.height.set(t.height.0 as i64);
-                        tracing::info!(height = %t.height, blocks = applied_total, "caught up; rejoining consensus");
+                        tracing::info!(height = %t.height, blocks = state.applied, "caught up; rejoining consensus");
                     }
                     if let Err(e) = self.mempool.refresh(&*self.store) {
                         tracing::warn!(error = %e, "mempool refresh after sync failed");
                     }
-                    self.syncing = false;
+                    self.publish_status();
                     self.feed(Input::Start).await;
                 }
                 Err(e) => tracing::error!(error = %e, "cannot restart consensus after sync"),
             }
         }
-        self.syncing = false;
         self.publish_status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behind_means_two_blocks_or_a_quiet_lag() {
+        let quick = Duration::from_millis(100);
+        let quiet = Duration::from_secs(4);
+        assert!(!is_behind(Height(10), Height(10), quiet));
+        assert!(!is_behind(Height(10), Height(9), quiet));
+        assert!(!is_behind(Height(10), Height(11), quick));
+        assert!(is_behind(Height(10), Height(11), quiet));
+        assert!(is_behind(Height(10), Height(12), quick));
     }
 }

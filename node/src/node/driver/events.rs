@@ -19,7 +19,9 @@ impl Driver {
                 id,
                 payload: GossipPayload::Consensus(msg),
             } => {
-                let rejected = self.feed(Input::Message(msg)).await;
+                // A paused core (syncing) takes no messages; the protocol
+                // recovers what it misses once it rejoins.
+                let rejected = self.sync.is_some() || self.feed(Input::Message(msg)).await;
                 let verdict = if rejected {
                     Validation::Ignore
                 } else {
@@ -55,7 +57,20 @@ impl Driver {
                 });
             }
             NetworkEvent::Direct { peer: _, message } => {
-                self.feed(Input::Message(message)).await;
+                if self.sync.is_none() {
+                    self.feed(Input::Message(message)).await;
+                }
+            }
+            NetworkEvent::Request {
+                peer: _,
+                request: Request::SyncBlocks { from, max },
+                respond,
+            } => {
+                // Reading up to a batch of blocks is disk work: off this task.
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || {
+                    respond.respond(serve_sync(&store, from, max));
+                });
             }
             NetworkEvent::Request {
                 peer: _,
@@ -101,16 +116,20 @@ impl Driver {
                     Err(_) => Response::Error(ErrorCode::Unavailable),
                 }
             }
-            Request::SyncBlocks { from, max } => match sync::serve(&self.store, from, max as usize)
-            {
-                Ok(batch) => Response::Blocks(batch),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot serve block sync");
-                    Response::Error(ErrorCode::Unavailable)
-                }
-            },
+            Request::SyncBlocks { from, max } => serve_sync(&self.store, from, max),
             // The network delivers these as `Direct` events.
             Request::Consensus(_) => Response::Ack,
+        }
+    }
+}
+
+/// The answer to a block sync request.
+fn serve_sync(store: &cairn_ledger::store::Store, from: Height, max: u16) -> Response {
+    match sync::serve(store, from, max as usize) {
+        Ok(batch) => Response::Blocks(batch),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot serve block sync");
+            Response::Error(ErrorCode::Unavailable)
         }
     }
 }

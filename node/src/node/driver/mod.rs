@@ -34,6 +34,20 @@ pub(crate) enum Job {
     Validated { hash: Hash, valid: bool },
     /// A block we asked a peer for.
     Fetched(Box<Block>),
+    /// A peer's answer to our status probe (`None`: it did not answer).
+    PeerStatus {
+        /// The peer asked.
+        peer: PeerId,
+        /// Its answer.
+        status: Option<crate::network::PeerStatus>,
+    },
+    /// A batch of committed blocks for catching up, or why none came.
+    SyncBatch {
+        /// The peer asked.
+        peer: PeerId,
+        /// The batch, or the request's failure.
+        batch: Result<Box<crate::network::SyncBatch>, String>,
+    },
 }
 
 /// A block just committed, for subscribers (RPC notifications).
@@ -86,7 +100,10 @@ pub struct Driver {
     timer: Option<(Round, Instant)>,
     last_commit: Instant,
     last_block_ts: Option<u64>,
-    syncing: bool,
+    /// A status probe is in flight.
+    probing: bool,
+    /// A block sync under way; the core is paused meanwhile.
+    sync: Option<catchup::SyncState>,
     /// What the core was last told about pending transactions.
     txs_available: Option<bool>,
     /// Inputs the core's outputs addressed to ourselves (our own votes, our
@@ -148,7 +165,8 @@ impl Driver {
             timer: None,
             last_commit: Instant::now(),
             last_block_ts: None,
-            syncing: false,
+            probing: false,
+            sync: None,
             txs_available: None,
             own_inputs: VecDeque::new(),
             rejections_exported: std::collections::HashMap::new(),
@@ -168,14 +186,15 @@ impl Driver {
                     None => anyhow::bail!("the network task stopped"),
                 },
                 Some(job) = jobs_rx.recv() => d.on_job(job).await,
-                _ = sleep_until(deadline), if deadline.is_some() => {
+                // A sync pauses the core: its timer and queued inputs wait.
+                _ = sleep_until(deadline), if deadline.is_some() && d.sync.is_none() => {
                     if let Some((round, _)) = d.timer.take() {
                         d.feed(Input::Timer { round }).await;
                     }
                 }
                 Ok(()) = admitted.changed() => d.on_admitted().await,
                 _ = tick.tick() => d.on_tick().await,
-                _ = std::future::ready(()), if !d.own_inputs.is_empty() => {
+                _ = std::future::ready(()), if !d.own_inputs.is_empty() && d.sync.is_none() => {
                     if let Some(input) = d.own_inputs.pop_front() {
                         d.feed(input).await;
                     }
@@ -216,13 +235,17 @@ impl Driver {
     }
 
     async fn on_job(&mut self, job: Job) {
-        match job {
-            Job::Validated { hash, valid } => {
-                self.feed(Input::BlockValidated { hash, valid }).await;
-            }
-            Job::Fetched(block) => {
-                self.feed(Input::FetchedBlock(*block)).await;
-            }
+        let input = match job {
+            Job::Validated { hash, valid } => Input::BlockValidated { hash, valid },
+            Job::Fetched(block) => Input::FetchedBlock(*block),
+            Job::PeerStatus { peer, status } => return self.on_peer_status(peer, status).await,
+            Job::SyncBatch { peer, batch } => return self.on_sync_batch(peer, batch).await,
+        };
+        if self.sync.is_some() {
+            // For the paused core, after the sync.
+            self.own_inputs.push_back(input);
+        } else {
+            self.feed(input).await;
         }
     }
 
@@ -234,8 +257,10 @@ impl Driver {
             }
         }
         self.metrics.mempool_size.set(self.mempool.len() as i64);
-        if let Some(input) = self.availability_change() {
-            self.feed(input).await;
+        if self.sync.is_none() {
+            if let Some(input) = self.availability_change() {
+                self.feed(input).await;
+            }
         }
     }
 
@@ -259,16 +284,18 @@ impl Driver {
             .set(self.net.connected_peers().len() as i64);
         self.publish_status();
         // Transactions can also leave by expiry or sync.
-        if let Some(input) = self.availability_change() {
-            self.feed(input).await;
+        if self.sync.is_none() {
+            if let Some(input) = self.availability_change() {
+                self.feed(input).await;
+            }
         }
-        self.maybe_catch_up().await;
+        self.probe_peer();
     }
 
     fn publish_status(&self) {
         let status = NodeStatus {
             round: self.core.round(),
-            syncing: self.syncing,
+            syncing: self.sync.is_some(),
             peers: self.net.connected_peers().len() as u32,
         };
         self.metrics.round.set(self.core.round().0 as i64);

@@ -70,6 +70,16 @@ impl Pool {
         self.txs.is_empty()
     }
 
+    /// True if some sender's next nonce is pooled, so a block could include
+    /// something. Transactions behind a nonce gap alone do not count: they
+    /// cannot execute until the gap fills, and reporting them would make
+    /// leaders propose empty blocks until they expire.
+    pub fn has_ready(&self) -> bool {
+        self.senders
+            .values()
+            .any(|s| s.by_nonce.contains_key(&s.committed.nonce))
+    }
+
     /// Bytes of signed transactions held.
     pub fn bytes(&self) -> usize {
         self.bytes

@@ -370,6 +370,11 @@ impl Mempool {
         self.pool.lock().is_empty()
     }
 
+    /// True if a block could include something now (see [`Pool::has_ready`]).
+    pub fn has_ready(&self) -> bool {
+        self.pool.lock().has_ready()
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.pool.lock().bytes()

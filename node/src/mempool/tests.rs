@@ -327,6 +327,24 @@ fn per_sender_cap() {
 }
 
 #[test]
+fn only_transactions_at_the_next_nonce_make_the_pool_ready() {
+    let m = Mempool::new(config(), chain());
+    let v = view(&[(1, 1000, 3), (2, 1000, 0)]);
+    assert!(!m.has_ready());
+    // Behind a gap (nonce 3 is next): pooled, but nothing can execute.
+    submit(&m, &v, &[tx(1, 5, 1), tx(1, 4, 1)]);
+    assert_eq!(m.len(), 2);
+    assert!(!m.has_ready());
+    // The gap fills.
+    one(&m, &v, &tx(1, 3, 1)).unwrap();
+    assert!(m.has_ready());
+    // Another sender's next nonce alone is enough too.
+    let m = Mempool::new(config(), chain());
+    one(&m, &v, &tx(2, 0, 1)).unwrap();
+    assert!(m.has_ready());
+}
+
+#[test]
 fn select_takes_consecutive_nonces_first_come_first_served() {
     let m = Mempool::new(config(), chain());
     let v = view(&[(1, 1000, 3), (2, 1000, 0)]);

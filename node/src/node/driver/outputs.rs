@@ -102,7 +102,7 @@ impl Driver {
 
     /// `TxsAvailable` for the core, if the mempool went from empty to not or back.
     pub(super) fn availability_change(&mut self) -> Option<Input> {
-        let now = !self.mempool.is_empty();
+        let now = self.mempool.has_ready();
         (self.txs_available != Some(now)).then(|| {
             self.txs_available = Some(now);
             Input::TxsAvailable(now)

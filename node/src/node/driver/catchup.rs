@@ -29,7 +29,12 @@ pub(super) struct SyncState {
     peer: PeerId,
     target: Height,
     applied: usize,
+    started: Instant,
 }
+
+/// How long one sync may keep the core paused before it resumes and a new
+/// probe decides again (a slow or lying peer cannot hold it forever).
+const SYNC_BUDGET: Duration = Duration::from_secs(30);
 
 /// A core restarted from the store's tip and persisted safety data.
 pub(super) fn core_from_store(
@@ -108,6 +113,7 @@ impl Driver {
             peer,
             target: status.committed_height,
             applied: 0,
+            started: Instant::now(),
         });
         self.publish_status();
         self.request_sync_batch(peer, ours.next());
@@ -158,7 +164,7 @@ impl Driver {
                 self.sync = Some(state);
                 if let Ok(Some(tip)) = self.store.tip() {
                     self.metrics.height.set(tip.height.0 as i64);
-                    if tip.height < state.target {
+                    if tip.height < state.target && state.started.elapsed() < SYNC_BUDGET {
                         self.request_sync_batch(peer, tip.height.next());
                         return;
                     }
@@ -186,6 +192,8 @@ impl Driver {
                     // Keep what this core persisted since start: it is at least as new.
                     self.core = core;
                     self.timer = None;
+                    // The new core knows nothing of the mempool yet.
+                    self.txs_available = None;
                     self.last_commit = Instant::now();
                     if let Ok(Some(t)) = self.store.tip() {
                         self.metrics.height.set(t.height.0 as i64);
@@ -196,10 +204,15 @@ impl Driver {
                     }
                     self.publish_status();
                     self.feed(Input::Start).await;
+                    if let Some(input) = self.availability_change() {
+                        self.feed(input).await;
+                    }
                 }
                 Err(e) => tracing::error!(error = %e, "cannot restart consensus after sync"),
             }
         }
+        // Messages that arrived meanwhile, after anything the core queued.
+        self.own_inputs.extend(self.held.drain(..));
         self.publish_status();
     }
 }

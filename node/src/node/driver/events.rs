@@ -19,9 +19,14 @@ impl Driver {
                 id,
                 payload: GossipPayload::Consensus(msg),
             } => {
-                // A paused core (syncing) takes no messages; the protocol
-                // recovers what it misses once it rejoins.
-                let rejected = self.sync.is_some() || self.feed(Input::Message(msg)).await;
+                // A paused core (syncing) gets it after the sync (bounded);
+                // unchecked meanwhile, so it is not forwarded.
+                let rejected = if self.sync.is_some() {
+                    self.hold(Input::Message(msg));
+                    true
+                } else {
+                    self.feed(Input::Message(msg)).await
+                };
                 let verdict = if rejected {
                     Validation::Ignore
                 } else {
@@ -57,7 +62,9 @@ impl Driver {
                 });
             }
             NetworkEvent::Direct { peer: _, message } => {
-                if self.sync.is_none() {
+                if self.sync.is_some() {
+                    self.hold(Input::Message(message));
+                } else {
                     self.feed(Input::Message(message)).await;
                 }
             }
@@ -66,10 +73,16 @@ impl Driver {
                 request: Request::SyncBlocks { from, max },
                 respond,
             } => {
-                // Reading up to a batch of blocks is disk work: off this task.
+                // Reading up to a batch of blocks is disk work: off this task,
+                // a few at a time (peers choose how many they ask for).
+                let Ok(permit) = self.sync_serving.clone().try_acquire_owned() else {
+                    respond.respond(Response::Error(ErrorCode::Unavailable));
+                    return;
+                };
                 let store = self.store.clone();
                 tokio::task::spawn_blocking(move || {
                     respond.respond(serve_sync(&store, from, max));
+                    drop(permit);
                 });
             }
             NetworkEvent::Request {

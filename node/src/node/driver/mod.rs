@@ -27,6 +27,12 @@ use crate::metrics::Metrics;
 use crate::network::{NetworkEvent, NetworkHandle};
 use crate::rpc::NodeStatus;
 
+/// Most peers' consensus messages held for the core while it is paused.
+const MAX_HELD: usize = 512;
+
+/// Most block sync requests served at once.
+const MAX_SYNC_SERVING: usize = 4;
+
 /// Results of background jobs, fed back into the core.
 #[derive(Debug)]
 pub(crate) enum Job {
@@ -104,6 +110,11 @@ pub struct Driver {
     probing: bool,
     /// A block sync under way; the core is paused meanwhile.
     sync: Option<catchup::SyncState>,
+    /// Peers' consensus messages that arrived during a sync, for the core
+    /// after it (at most [`MAX_HELD`], oldest dropped first).
+    held: VecDeque<Input>,
+    /// Block sync requests being served at once (peers choose the count).
+    sync_serving: Arc<tokio::sync::Semaphore>,
     /// What the core was last told about pending transactions.
     txs_available: Option<bool>,
     /// Inputs the core's outputs addressed to ourselves (our own votes, our
@@ -167,6 +178,8 @@ impl Driver {
             last_block_ts: None,
             probing: false,
             sync: None,
+            held: VecDeque::new(),
+            sync_serving: Arc::new(tokio::sync::Semaphore::new(MAX_SYNC_SERVING)),
             txs_available: None,
             own_inputs: VecDeque::new(),
             rejections_exported: std::collections::HashMap::new(),
@@ -290,6 +303,15 @@ impl Driver {
             }
         }
         self.probe_peer();
+    }
+
+    /// Keeps a peer's message for the paused core, dropping the oldest
+    /// beyond [`MAX_HELD`].
+    fn hold(&mut self, input: Input) {
+        if self.held.len() >= MAX_HELD {
+            self.held.pop_front();
+        }
+        self.held.push_back(input);
     }
 
     fn publish_status(&self) {

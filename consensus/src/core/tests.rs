@@ -553,3 +553,66 @@ fn timing_out_resends_the_round_vote_to_the_next_leader() {
         }
     }
 }
+
+/// A validator that timed out of a round, crashed and restarted re-sends its
+/// persisted timeout and must count it: when every honest validator restarted
+/// so, each holds only the others' timeouts and, without its own, no TC ever
+/// forms (seed 1237 of Faults4: three honest restarts in round 2, one silent
+/// validator). Table: (peers whose round-2 timeouts arrive, the timer fires
+/// before them, expected TC(2)).
+#[test]
+fn restarted_validator_counts_its_persisted_timeout() {
+    let (committee, keys, genesis) = testutil::committee(4);
+    let genesis_qc = cairn_ledger::QuorumCertificate::genesis(genesis.hash());
+    let timeout = |v: u16| {
+        cairn_ledger::Timeout::sign(
+            &committee.chain_id,
+            Round(2),
+            genesis_qc.clone(),
+            v,
+            &keys[v as usize],
+        )
+    };
+    let cases: [(&[u16], bool, bool); 4] = [
+        (&[0, 1], false, true), // ours completes the quorum of three
+        (&[0, 1], true, true),  // counted at the first expiry, TC when the rest arrive
+        (&[0], false, false),   // two of three: no TC
+        (&[0], true, false),
+    ];
+    for (i, (peers, timer_first, want_tc)) in cases.into_iter().enumerate() {
+        // Validator 3 persisted its timeout for round 2 before crashing.
+        let mut safety = SafetyData::genesis(genesis.hash());
+        safety.last_voted_round = Round(2);
+        safety.last_timeout = Some(timeout(3));
+        let mut core = Consensus::restore(
+            testutil::config(&committee, &keys, 3),
+            safety,
+            genesis.clone(),
+            genesis_qc.clone(),
+            Vec::new(),
+        );
+        assert_eq!(core.round(), Round(2));
+        let mut inputs = vec![Input::Start, Input::TxsAvailable(true)];
+        let peer_inputs = peers
+            .iter()
+            .map(|v| Input::Message(Message::Timeout(timeout(*v))));
+        if timer_first {
+            inputs.push(Input::Timer { round: Round(2) });
+            inputs.extend(peer_inputs);
+        } else {
+            inputs.extend(peer_inputs);
+            inputs.push(Input::Timer { round: Round(2) });
+        }
+        let out = drive(&mut core, inputs, &[]);
+        let tc = out.iter().any(
+            |o| matches!(o, Output::Broadcast(Message::TimeoutCertificate(tc)) if tc.round == Round(2)),
+        );
+        assert_eq!(tc, want_tc, "case {i}");
+        assert_eq!(core.round() == Round(3), want_tc, "case {i}: round");
+        // The re-sent timeout is the persisted one: nothing new is signed.
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Persist(_))),
+            "case {i}"
+        );
+    }
+}

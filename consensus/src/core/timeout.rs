@@ -39,7 +39,12 @@ impl Consensus {
             }
             TimeoutDecision::Resend(t) => {
                 self.resend_vote(round, out);
-                out.push(Output::Broadcast(Message::Timeout(t)));
+                out.push(Output::Broadcast(Message::Timeout(t.clone())));
+                // Count it too: after a restart the collector is empty, and if
+                // every honest validator restarted after timing out of this
+                // round, none would count its own timeout and no TC could
+                // ever form (seed 1237 of Faults4). A no-op otherwise.
+                self.add_timeout(t, out);
             }
             TimeoutDecision::Refuse => {}
         }

@@ -162,7 +162,10 @@ json_num() { sed -n "s/.*\"$1\": *\([0-9][0-9]*\).*/\1/p" | head -n1; }
 json_str() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -n1; }
 json_bool() { sed -n "s/.*\"$1\": *\(true\|false\).*/\1/p" | head -n1; }
 
-height_of() { rpc "${RPCS[$1]}" cairn_status | json_num committedHeight; }
+# Node I's committed height, or nothing if it does not answer within curl's
+# 5 s: callers say which node and what to do, instead of set -e ending the
+# script silently on curl's exit code (7: refused, 28: timed out).
+height_of() { { rpc "${RPCS[$1]}" cairn_status || true; } | json_num committedHeight; }
 
 # --- starting and stopping --------------------------------------------------
 
@@ -208,7 +211,10 @@ log_tail() {
   tail -n 20 "$(logfile "$1")" >&2 || true
 }
 
-# Waits until node I answers /health; fails early if its process dies.
+# Waits until node I answers /health, then checks that the answer is node
+# I's: its process is alive and the RPC serves the genesis in its home.
+# Another testnet on the same ports would answer /health too, while our node
+# fails to bind and exits. Fails early if the process dies.
 wait_health() {
   local i="$1" t=0
   while ! curl -sf -m 2 "${RPCS[$i]}/health" >/dev/null 2>&1; do
@@ -217,6 +223,34 @@ wait_health() {
     sleep 0.2
     t=$((t + 1))
   done
+  node_pid "$i" >/dev/null || { log_tail "$i"; die "node $i exited during startup, yet ${RPCS[$i]} answers: another process holds its port ($(port_hint))"; }
+  check_genesis "$i"
+}
+
+port_hint() {
+  echo "another testnet? \`$ME status\` with its CAIRN_TESTNET_DIR shows it; stop it, or create this one with a CAIRN_TESTNET_BASE_PORT clear of its ports (0 = free ports; the ports of an existing testnet are fixed when it is created)"
+}
+
+# Dies unless node I's RPC serves the genesis in node I's home, by its hash:
+# `cairn audit --to 0` checks the node's cairn_getGenesis and genesis block
+# against our genesis.json and prints that hash as the tip; cairn_status must
+# report the same one.
+check_genesis() {
+  local i="$1" out rc want got
+  if ! "$BIN" audit --help >/dev/null 2>&1; then
+    echo "$ME: this cairn binary ($BIN) has no \`audit\` command; not checking that ${RPCS[$i]} serves node $i's genesis" >&2
+    return 0
+  fi
+  out="$("$BIN" audit --rpc "${RPCS[$i]}" --genesis "${HOMES[$i]}/genesis.json" --to 0 --json 2>/dev/null)" && rc=0 || rc=$?
+  out="$(echo "$out" | tr -d '\n')"
+  case "$rc" in
+    0) want="$(echo "$out" | json_str tipHash)" ;;
+    1) log_tail "$i"; die "the node answering ${RPCS[$i]} is not node $i: it is on genesis $(echo "$out" | json_str actual), not $(echo "$out" | json_str expected) of ${HOMES[$i]}/genesis.json; $(port_hint)" ;;
+    *) log_tail "$i"; die "could not read the genesis of the node at ${RPCS[$i]} (\`cairn audit --to 0\` exit $rc: $out); see \`$ME logs $i\`" ;;
+  esac
+  got="$({ rpc "${RPCS[$i]}" cairn_status || true; } | json_str genesisHash)"
+  { [ -n "$want" ] && [ "$got" = "$want" ]; } \
+    || die "the node answering ${RPCS[$i]} reports genesis ${got:-(no answer)} in cairn_status, but node $i's genesis.json hashes to ${want:-(unknown)}; $(port_hint)"
 }
 
 # Waits (up to SECS) until node I's committed height is at least H.
@@ -245,7 +279,7 @@ cmd_up() {
     load_manifest
     local running
     running="$(running_nodes | tr '\n' ' ')"
-    [ -z "$running" ] || die "a testnet is already running in $DIR (nodes: ${running% }); see \`$ME status\`, stop it with \`$ME down\` (keeps data) or \`$ME reset\` (deletes it), or set CAIRN_TESTNET_DIR for a second one"
+    [ -z "$running" ] || die "a testnet is already running in $DIR (nodes: ${running% }); see \`$ME status\`, stop it with \`$ME down\` (keeps data) or \`$ME reset\` (deletes it), or run a second one with another CAIRN_TESTNET_DIR and a CAIRN_TESTNET_BASE_PORT clear of this one's ports (the default, 26600, may be the one it uses; 0 = free ports)"
     [ -z "$want" ] || [ "$want" -eq "$N" ] \
       || die "$DIR holds a $N-validator testnet; \`$ME up $N\` resumes it, \`$ME reset\` deletes it, or set CAIRN_TESTNET_DIR for another"
     find_bin build
@@ -369,14 +403,19 @@ cmd_start() {
   local i="$1" j top=0 h
   for j in $(running_nodes); do
     h="$(height_of "$j")"
-    [ -n "$h" ] && [ "$h" -gt "$top" ] && top="$h"
+    if [ -z "$h" ]; then
+      echo "$ME: node $j is running but did not answer cairn_status at ${RPCS[$j]} within 5s; not waiting for node $i to reach its height (check it with \`$ME status\` and \`$ME logs $j\`)" >&2
+      continue
+    fi
+    if [ "$h" -gt "$top" ]; then top="$h"; fi
   done
   start_node "$i"
   wait_health "$i"
   if wait_height "$i" "$top" "$LIVE_TIMEOUT"; then
     say "node $i is running (pid $(node_pid "$i")) at height $(height_of "$i") (the others were at $top)"
   else
-    say "node $i is running (pid $(node_pid "$i")) but at height $(height_of "$i"), below the others' $top after ${LIVE_TIMEOUT}s; see \`$ME logs $i\`"
+    h="$(height_of "$i")"
+    say "node $i is running (pid $(node_pid "$i")) but at height ${h:-unknown (no answer to cairn_status)}, below the others' $top after ${LIVE_TIMEOUT}s; see \`$ME logs $i\`"
   fi
 }
 
@@ -433,7 +472,7 @@ cmd_audit() {
   for ((i = 0; i < N; i++)); do
     if node_pid "$i" >/dev/null; then
       h="$(height_of "$i")"
-      [ -n "$h" ] || die "node $i is running but does not answer cairn_status at ${RPCS[$i]}"
+      [ -n "$h" ] || die "node $i is running (pid $(node_pid "$i")) but did not answer cairn_status at ${RPCS[$i]} within 5s, so the common height is unknown; see \`$ME logs $i\`, then \`$ME restart $i\` or \`$ME stop $i\` (a stopped node is audited from its data directory)"
     else
       out="$(audit_one "$i" "" 2>&1)" && rc=0 || rc=$?
       h="$(echo "$out" | tr -d '\n' | json_num toHeight)"

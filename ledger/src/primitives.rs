@@ -107,7 +107,50 @@ impl Address {
     /// True if the bytes are a valid ed25519 point encoding under ZIP-215
     /// (the rule signatures are verified by).
     pub fn is_valid_public_key(&self) -> bool {
-        ed25519_consensus::VerificationKey::try_from(self.0).is_ok()
+        if valid_keys::contains(&self.0) {
+            return true;
+        }
+        let valid = ed25519_consensus::VerificationKey::try_from(self.0).is_ok();
+        if valid {
+            valid_keys::insert(self.0);
+        }
+        valid
+    }
+}
+
+/// Addresses recently found to be valid points. Checking one costs a point
+/// decompression (a field exponentiation, ~8 µs); every transaction names
+/// two addresses and is decoded several times per node (admission, the
+/// proposal, sync), while senders and recipients repeat. A direct-mapped
+/// table of exact keys: a hit is the same 32 bytes that passed before, so
+/// the answer is the same; only valid keys are kept, so invalid ones cost
+/// what they always did, and a flood of fresh keys only evicts.
+mod valid_keys {
+    use std::sync::{Mutex, OnceLock};
+
+    const SLOTS: usize = 1 << 16;
+
+    type Table = Box<[Mutex<Option<[u8; 32]>>]>;
+
+    fn table() -> &'static Table {
+        static TABLE: OnceLock<Table> = OnceLock::new();
+        TABLE.get_or_init(|| (0..SLOTS).map(|_| Mutex::new(None)).collect())
+    }
+
+    fn slot(key: &[u8; 32]) -> &'static Mutex<Option<[u8; 32]>> {
+        let i = u16::from_le_bytes([key[0], key[1]]) as usize;
+        &table()[i % SLOTS]
+    }
+
+    pub(super) fn contains(key: &[u8; 32]) -> bool {
+        // A poisoned slot (a panic while held) is only a cache miss.
+        slot(key).lock().is_ok_and(|s| s.as_ref() == Some(key))
+    }
+
+    pub(super) fn insert(key: [u8; 32]) {
+        if let Ok(mut s) = slot(&key).lock() {
+            *s = Some(key);
+        }
     }
 }
 
@@ -204,6 +247,37 @@ pub(crate) fn decode_key(r: &mut Reader<'_>, field: &'static str) -> Result<Addr
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_valid_key_cache_never_turns_a_non_point_valid() {
+        // y = 2 is not a point; the keys below share its slot (first two bytes).
+        let mut bad = [0u8; 32];
+        bad[0] = 2;
+        let bad = Address(bad);
+        let valid: Vec<Address> = (0u8..=255)
+            .map(|k| {
+                let mut b = [0u8; 32];
+                b[0] = 2;
+                b[31] = k & 0x7f;
+                b[30] = k;
+                Address(b)
+            })
+            .filter(|a| ed25519_consensus::VerificationKey::try_from(a.0).is_ok())
+            .collect();
+        assert!(
+            !valid.is_empty(),
+            "some key in the slot of y = 2 is a point"
+        );
+        for a in &valid {
+            assert!(a.is_valid_public_key());
+            assert!(a.is_valid_public_key(), "cached answer is the same");
+            assert!(
+                !bad.is_valid_public_key(),
+                "a neighbour in the slot is not a hit"
+            );
+        }
+        assert!(!bad.is_valid_public_key());
+    }
+
     use super::*;
 
     #[test]

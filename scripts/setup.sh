@@ -19,9 +19,18 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "setup: cargo not found. Install Rust with rustup (https://rustup.rs) and run this again." >&2
-  exit 1
+  echo "setup: cargo not found; installing Rust with rustup (https://rustup.rs)"
+  command -v curl >/dev/null 2>&1 || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; $SUDO apt-get install -y -qq curl >/dev/null; }
+  if ! curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null; then
+    echo "setup: could not install Rust. Install it with rustup (https://rustup.rs) and run this again." >&2
+    exit 1
+  fi
+  export PATH="$HOME/.cargo/bin:$PATH"
+  echo "setup: Rust installed; new shells find it after: source \"\$HOME/.cargo/env\""
 fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt

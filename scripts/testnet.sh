@@ -83,6 +83,7 @@ find_bin() {
   BIN="$target/$profile/cairn"
   if [ "${1:-}" = build ] || [ ! -x "$BIN" ]; then
     have_build_tools || "$ROOT/scripts/setup.sh"
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
     echo "building cairn ($profile) in $target"
     (cd "$ROOT" && CARGO_TARGET_DIR="$target" cargo build -q -p cairn-node --bin cairn "${flags[@]}") \
       || die "building cairn failed (see above)"

@@ -2,6 +2,8 @@
 //! disk or an attacker could: every corruption must be caught, at the right
 //! height, by the right check. Corruptions are raw writes into RocksDB's
 //! column families of a copy of the store, as bit rot or tampering would be.
+//! A lying [`BlockSource`] (remote-like: no state to start from, no stored
+//! data to compare) serves edited blocks, extra blocks and wrong heights.
 #![allow(clippy::unwrap_used)]
 
 mod audit_common;
@@ -10,9 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use audit_common::ChainBuilder;
-use cairn_genesis::{build_genesis_state, Genesis};
-use cairn_ledger::{Block, Decode, Encode, Height, QuorumCertificate};
-use cairn_node::audit::{self, AuditError, AuditOptions, StoreSource, Summary};
+use cairn_genesis::Genesis;
+use cairn_ledger::types::account::Receipt;
+use cairn_ledger::{Block, Decode, Encode, Hash, Height, QuorumCertificate, Round};
+use cairn_node::audit::{
+    self, AuditError, AuditOptions, AuditState, BlockSource, FetchResult, Fetched, StartState,
+    StoreSource, Summary, Trusted,
+};
 use rand::SeedableRng;
 
 const TIP: u64 = 12;
@@ -73,19 +79,97 @@ impl Fixture {
     }
 }
 
+fn trusted(home: &Path) -> Trusted {
+    Trusted::from_genesis(&Genesis::load(home.join("genesis.json")).unwrap()).unwrap()
+}
+
 fn audit_home(home: &Path, opts: &AuditOptions) -> Result<Summary, AuditError> {
-    let genesis = Genesis::load(home.join("genesis.json")).unwrap();
-    let state = build_genesis_state(&genesis).unwrap();
     let source = StoreSource::open(&home.join("data"))?;
-    audit::run(&source, &state, opts)
+    audit::run(&source, &trusted(home), opts)
 }
 
 fn expect_failure(home: &Path, height: u64, check: &str) {
-    match audit_home(home, &AuditOptions::default()) {
+    assert_discrepancy(audit_home(home, &AuditOptions::default()), height, check);
+}
+
+fn assert_discrepancy(r: Result<Summary, AuditError>, height: u64, check: &str) {
+    match r {
         Err(AuditError::Discrepancy(d)) => {
             assert_eq!((d.height, d.check.as_str()), (height, check), "{d}");
         }
         other => panic!("expected {check} at {height}, got {other:?}"),
+    }
+}
+
+fn range(from: u64, to: u64) -> AuditOptions {
+    AuditOptions {
+        from: Some(Height(from)),
+        to: Some(Height(to)),
+        progress: false,
+    }
+}
+
+type Edit = Box<dyn Fn(&mut Fetched) + Send + Sync>;
+
+/// A node that lies, as a remote source would: it cannot give the state at
+/// `--from` (so the audit replays from genesis), has no stored receipts or
+/// state to compare, may answer with every block up to its tip whatever
+/// was asked (`extra`), and edits what it serves (`edit`), keeping the hash
+/// it indexes each block under consistent with the edited bytes.
+struct Liar {
+    store: StoreSource,
+    extra: bool,
+    edit: Edit,
+}
+
+impl Liar {
+    fn new(home: &Path, extra: bool, edit: impl Fn(&mut Fetched) + Send + Sync + 'static) -> Liar {
+        Liar {
+            store: StoreSource::open(&home.join("data")).unwrap(),
+            extra,
+            edit: Box::new(edit),
+        }
+    }
+
+    /// A liar editing the header of the block at `height`.
+    fn header(home: &Path, height: u64, edit: fn(&mut cairn_ledger::BlockHeader)) -> Liar {
+        Liar::new(home, false, move |f| {
+            if f.height == Height(height) {
+                edit(&mut f.block.header);
+                f.indexed_hash = Some(f.block.hash());
+            }
+        })
+    }
+
+    fn audit(&self, home: &Path, opts: &AuditOptions) -> Result<Summary, AuditError> {
+        audit::run(self, &trusted(home), opts)
+    }
+}
+
+impl BlockSource for Liar {
+    fn tip(&self) -> Result<Height, AuditError> {
+        self.store.tip()
+    }
+
+    fn fetch(&self, from: Height, to: Height) -> Result<Vec<FetchResult>, AuditError> {
+        let to = if self.extra { self.store.tip()? } else { to };
+        let mut blocks = self.store.fetch(from, to)?;
+        for f in blocks.iter_mut().flatten() {
+            (self.edit)(f);
+        }
+        Ok(blocks)
+    }
+
+    fn state_at(&self, _: Height) -> Result<Option<StartState>, AuditError> {
+        Ok(None)
+    }
+
+    fn check_block(&self, _: &Fetched, _: &[Receipt], _: Hash) -> Result<(), AuditError> {
+        Ok(())
+    }
+
+    fn check_final(&self, _: Height, _: &AuditState) -> Result<(), AuditError> {
+        Ok(())
     }
 }
 
@@ -353,4 +437,138 @@ fn the_binary_reports_json_and_exit_codes() {
     assert_eq!(code, Some(2));
     let (code, _, _) = run(&[]);
     assert_eq!(code, Some(2), "no source is a usage error");
+}
+
+#[test]
+fn extra_blocks_in_a_page_are_not_taken_unchecked() {
+    let f = Fixture::new();
+    let (_d, home) = f.corrupted(|db| {
+        let mut qc = db.get_cf(cf(db, "qcs"), key(8)).unwrap().unwrap();
+        let n = qc.len();
+        qc[n - 3] ^= 0x40;
+        db.put_cf(cf(db, "qcs"), key(8), &qc).unwrap();
+    });
+    // Asked for the replayed blocks 1..=4, the liar sends 1..=12: the
+    // forged certificate at 8 must still be checked.
+    let liar = Liar::new(&home, true, |_| {});
+    assert_discrepancy(liar.audit(&home, &range(5, TIP)), 8, "qc-signature");
+    assert_discrepancy(
+        liar.audit(&home, &AuditOptions::default()),
+        8,
+        "qc-signature",
+    );
+    // An honest store behind an over-answering source audits as usual.
+    let liar = Liar::new(&f.home, true, |_| {});
+    let s = liar.audit(&f.home, &range(5, 10)).unwrap();
+    let want = audit_home(&f.home, &range(5, 10)).unwrap();
+    assert_eq!(
+        (s.blocks, s.transactions, s.tip_hash, s.state_root),
+        (
+            want.blocks,
+            want.transactions,
+            want.tip_hash,
+            want.state_root
+        )
+    );
+}
+
+#[test]
+fn a_header_claiming_another_height_is_caught_even_when_replayed() {
+    let f = Fixture::new();
+    // A replayed block below --from claiming to be the last height must not
+    // end the walk with a forged tip.
+    let liar = Liar::header(&f.home, 3, |h| h.height = Height(TIP));
+    assert_discrepancy(liar.audit(&f.home, &range(6, TIP)), 3, "height");
+    // The block at --from itself.
+    let liar = Liar::header(&f.home, 6, |h| h.height = Height(TIP));
+    assert_discrepancy(liar.audit(&f.home, &range(6, TIP)), 6, "height");
+    // A source that also delivers it as that height.
+    let liar = Liar::new(&f.home, false, |f| {
+        if f.height == Height(4) {
+            f.block.header.height = Height(TIP);
+            f.height = Height(TIP);
+            f.indexed_hash = Some(f.block.hash());
+        }
+    });
+    assert_discrepancy(liar.audit(&f.home, &range(6, TIP)), 4, "height");
+    assert_discrepancy(liar.audit(&f.home, &AuditOptions::default()), 4, "height");
+}
+
+#[test]
+fn a_changed_transaction_in_a_replayed_block_is_caught() {
+    let f = Fixture::new();
+    // Reordered transactions leave the header, its hash and (here) the
+    // state alone: only the tx_root shows it.
+    let liar = Liar::new(&f.home, false, |f| {
+        if f.height == Height(2) {
+            f.block.txs.swap(0, 1);
+        }
+    });
+    assert_discrepancy(liar.audit(&f.home, &range(6, TIP)), 2, "tx-root");
+    // One transaction replaced by a copy of another.
+    let liar = Liar::new(&f.home, false, |f| {
+        if f.height == Height(3) {
+            f.block.txs[0] = f.block.txs[1].clone();
+        }
+    });
+    assert_discrepancy(liar.audit(&f.home, &range(6, TIP)), 3, "tx-root");
+}
+
+#[test]
+fn from_equal_to_remotely_checks_that_block() {
+    let f = Fixture::new();
+    let (_d, home) = f.corrupted(|db| {
+        let mut qc = db.get_cf(cf(db, "qcs"), key(7)).unwrap().unwrap();
+        let n = qc.len();
+        qc[n - 3] ^= 0x40;
+        db.put_cf(cf(db, "qcs"), key(7), &qc).unwrap();
+    });
+    let liar = Liar::new(&home, false, |_| {});
+    assert_discrepancy(liar.audit(&home, &range(7, 7)), 7, "qc-signature");
+    let liar = Liar::new(&f.home, false, |_| {});
+    let s = liar.audit(&f.home, &range(7, 7)).unwrap();
+    let want = audit_home(&f.home, &range(7, 7)).unwrap();
+    assert_eq!((s.blocks, s.tip_hash), (0, want.tip_hash));
+    assert_eq!(s.state_root, want.state_root);
+}
+
+#[test]
+fn the_links_between_replayed_blocks_are_checked() {
+    let f = Fixture::new();
+    type HeaderEdit = fn(&mut cairn_ledger::BlockHeader);
+    let cases: [(&str, HeaderEdit); 5] = [
+        ("parent-hash", |h| h.parent_hash.0[0] ^= 1),
+        ("justify", |h| h.justify.round = h.justify.round.next()),
+        ("round", |h| h.round = Round(h.round.0 + 5)),
+        ("state-height", |h| h.state_height = h.state_height.next()),
+        ("state-root", |h| h.state_root.0[0] ^= 1),
+    ];
+    for (check, edit) in cases {
+        let liar = Liar::header(&f.home, 3, edit);
+        assert_discrepancy(liar.audit(&f.home, &range(8, TIP)), 3, check);
+    }
+}
+
+#[test]
+fn block_limits_from_the_genesis_are_enforced() {
+    let f = Fixture::new();
+    let source = StoreSource::open(&f.home.join("data")).unwrap();
+    let liar = Liar::new(&f.home, false, |_| {});
+    let limited = |edit: fn(&mut Trusted)| {
+        let mut t = trusted(&f.home);
+        edit(&mut t);
+        t
+    };
+    let cases: [fn(&mut Trusted); 3] = [
+        |t| t.params.max_block_txs = 39,
+        |t| t.params.max_block_bytes = 1000,
+        |t| t.params.max_memo_bytes = 4, // the transfers carry "audit"
+    ];
+    for edit in cases {
+        let t = limited(edit);
+        let opts = AuditOptions::default();
+        assert_discrepancy(audit::run(&source, &t, &opts), 1, "block-limits");
+        // Replayed blocks too.
+        assert_discrepancy(audit::run(&liar, &t, &range(6, TIP)), 1, "block-limits");
+    }
 }

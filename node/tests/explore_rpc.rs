@@ -1,8 +1,10 @@
 //! The explorer and the remote audit against a real RPC server over a real
 //! store (a chain built by `audit_common`): the `cairn explore` commands
 //! print the right values and verify their proofs; tampered proofs are
-//! rejected; `cairn audit --rpc` agrees with the offline audit, and catches
-//! a corrupted node.
+//! rejected, and so are answers about another transaction or account than
+//! the one asked for; `cairn audit --rpc` agrees with the offline audit,
+//! catches a corrupted node, refuses a node answering with more blocks than
+//! asked, and copes with a node whose small response cap shortens pages.
 #![allow(clippy::unwrap_used)]
 
 mod audit_common;
@@ -16,9 +18,9 @@ use std::time::Duration;
 use audit_common::ChainBuilder;
 use cairn_genesis::{build_genesis_state, Genesis};
 use cairn_ledger::store::Store;
-use cairn_ledger::{Encode, Hash, Height, QuorumCertificate, SignedTransaction};
-use cairn_node::audit::proofs::{verify_account_proof, verify_tx_proof};
-use cairn_node::audit::{self, AuditError, AuditOptions, RpcSource, StoreSource};
+use cairn_ledger::{Address, Encode, Hash, Height, QuorumCertificate, SignedTransaction};
+use cairn_node::audit::proofs::{verify_account_proof, verify_tx_answer, verify_tx_proof};
+use cairn_node::audit::{self, AuditError, AuditOptions, BlockSource, RpcSource, StoreSource};
 use cairn_node::mempool::{Mempool, MempoolConfig};
 use cairn_node::rpc::{start, NodeStatus, RpcConfig, RpcContext};
 use cairn_rpc::CairnApiClient;
@@ -63,6 +65,18 @@ async fn serve_store(
     ServerHandle,
     tokio::sync::watch::Sender<NodeStatus>,
 ) {
+    serve_store_with(store, genesis, RpcConfig::default().max_response_body_bytes).await
+}
+
+async fn serve_store_with(
+    store: Arc<Store>,
+    genesis: Genesis,
+    max_response_body_bytes: u32,
+) -> (
+    SocketAddr,
+    ServerHandle,
+    tokio::sync::watch::Sender<NodeStatus>,
+) {
     let (status, status_rx) = tokio::sync::watch::channel(NodeStatus::default());
     let ctx = RpcContext {
         store,
@@ -76,6 +90,7 @@ async fn serve_store(
     let config = RpcConfig {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         poll_interval_ms: 10,
+        max_response_body_bytes,
         ..RpcConfig::default()
     };
     let (addr, handle) = start(config, ctx).await.unwrap();
@@ -324,40 +339,222 @@ async fn tampered_proofs_are_rejected() {
         .unwrap()
         .blocks
         .remove(0);
-    verify_account_proof(&info, &raw, committee).unwrap();
+    verify_account_proof(&who, &info, &raw, committee).unwrap();
     let mut bad = info.clone();
     bad.balance.0 += 1;
     assert!(
-        verify_account_proof(&bad, &raw, committee).is_err(),
+        verify_account_proof(&who, &bad, &raw, committee).is_err(),
         "a higher balance"
     );
     let mut bad = info.clone();
     bad.nonce += 1;
     assert!(
-        verify_account_proof(&bad, &raw, committee).is_err(),
+        verify_account_proof(&who, &bad, &raw, committee).is_err(),
         "another nonce"
     );
     let mut bad = info.clone();
     bad.exists = false;
     assert!(
-        verify_account_proof(&bad, &raw, committee).is_err(),
+        verify_account_proof(&who, &bad, &raw, committee).is_err(),
         "claimed absent"
     );
     let mut bad = info.clone();
     bad.state_root.0[0] ^= 1;
     assert!(
-        verify_account_proof(&bad, &raw, committee).is_err(),
+        verify_account_proof(&who, &bad, &raw, committee).is_err(),
         "another root"
+    );
+    // A valid answer, proof and all, about another account than the one asked.
+    let asked = node.accounts[6].address();
+    assert!(
+        verify_account_proof(&asked, &info, &raw, committee).is_err(),
+        "an answer about another account"
+    );
+    // An absent account: its absence proof verifies whatever balance and
+    // nonce the answer shows, so those must be zero.
+    let nobody = Address([0x5a; 32]);
+    let absent = c.get_account(nobody.to_string(), Some(true)).await.unwrap();
+    assert!(!absent.exists);
+    verify_account_proof(&nobody, &absent, &raw, committee).unwrap();
+    let mut bad = absent.clone();
+    bad.balance.0 = 1_000;
+    assert!(
+        verify_account_proof(&nobody, &bad, &raw, committee).is_err(),
+        "an absent account with a balance"
+    );
+    let mut bad = absent.clone();
+    bad.nonce = 3;
+    assert!(
+        verify_account_proof(&nobody, &bad, &raw, committee).is_err(),
+        "an absent account with a nonce"
     );
     let mut bad_raw = raw.clone();
     let mut qc = QuorumCertificate::from_bytes_hex(&raw.qc);
     qc.signatures[0].1 .0[3] ^= 1;
     bad_raw.qc = format!("0x{}", hex::encode(qc.to_bytes()));
     assert!(
-        verify_account_proof(&info, &bad_raw, committee).is_err(),
+        verify_account_proof(&who, &info, &bad_raw, committee).is_err(),
         "a forged QC"
     );
     node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_answers_about_another_transaction_are_rejected() {
+    let node = fresh().await;
+    let c = node.client();
+    let genesis =
+        build_genesis_state(&Genesis::load(node.home.join("genesis.json")).unwrap()).unwrap();
+    let committee = &genesis.committee;
+    let (asked, other) = (node.txs[30].hash(), node.txs[31].hash());
+    let info = c.get_transaction(asked.to_string()).await.unwrap();
+    let proof = c.get_transaction_proof(asked.to_string()).await.unwrap();
+    let other_info = c.get_transaction(other.to_string()).await.unwrap();
+    let other_proof = c.get_transaction_proof(other.to_string()).await.unwrap();
+    let ok = verify_tx_answer(&asked, &info, Some(&proof), committee).unwrap();
+    assert_eq!(ok.transaction.as_ref(), Some(&node.txs[30]));
+    assert_eq!(ok.proof.unwrap().height.0, info.height.unwrap());
+
+    // Each case names the check that must reject it.
+    let rejects = |want: &str, info: &cairn_rpc::TransactionInfo, proof| match verify_tx_answer(
+        &asked, info, proof, committee,
+    ) {
+        Err(e) => assert!(e.0.contains(want), "expected {want:?}, got {e}"),
+        Ok(_) => panic!("accepted; expected {want:?}"),
+    };
+    // An answer about another transaction.
+    rejects("the node answered about", &other_info, Some(&other_proof));
+    // The asked hash over another transaction's bytes.
+    let mut swapped = other_info.clone();
+    swapped.hash = asked;
+    rejects("raw bytes hash to", &swapped, Some(&proof));
+    rejects("the proof is for transaction", &info, Some(&other_proof));
+    rejects("there is no proof", &info, None);
+    type InfoEdit = fn(&mut cairn_rpc::TransactionInfo);
+    let edits: [(&str, InfoEdit); 4] = [
+        ("the answer puts", |i| i.height = i.height.map(|h| h + 1)),
+        ("the answer puts", |i| i.index = i.index.map(|x| x ^ 1)),
+        ("the answer puts", |i| i.block_hash = Some(Hash::ZERO)),
+        ("raw bytes", |i| {
+            i.transaction.as_mut().unwrap().raw.push_str("00")
+        }),
+    ];
+    for (want, edit) in edits {
+        let mut bad = info.clone();
+        edit(&mut bad);
+        rejects(want, &bad, Some(&proof));
+    }
+    // Fields the node decoded for us are never shown: they come from the
+    // raw bytes that hash to the asked hash.
+    let mut lying_view = info.clone();
+    lying_view.transaction.as_mut().unwrap().amount.0 += 1_000;
+    let shown = verify_tx_answer(&asked, &lying_view, Some(&proof), committee).unwrap();
+    assert_eq!(
+        shown.transaction.unwrap().tx().amount,
+        node.txs[30].tx().amount
+    );
+    node.stop().await;
+}
+
+/// A node that answers every `getRawBlocks` with up to 256 blocks, whatever
+/// was asked, forwarding everything to `upstream`.
+async fn over_answering_proxy(
+    upstream: jsonrpsee::http_client::HttpClient,
+) -> (SocketAddr, ServerHandle) {
+    use jsonrpsee::types::ErrorObjectOwned;
+    let err = |e: jsonrpsee::core::client::Error| {
+        ErrorObjectOwned::owned(-32000, e.to_string(), None::<()>)
+    };
+    let mut m = jsonrpsee::RpcModule::new(upstream);
+    m.register_async_method("cairn_getGenesis", move |_, c, _| async move {
+        c.get_genesis().await.map_err(err)
+    })
+    .unwrap();
+    m.register_async_method("cairn_status", move |_, c, _| async move {
+        c.status().await.map_err(err)
+    })
+    .unwrap();
+    m.register_async_method("cairn_getRawBlocks", move |p, c, _| async move {
+        let (from, _count): (Option<u64>, Option<u32>) = p.parse()?;
+        c.get_raw_blocks(from, Some(256)).await.map_err(err)
+    })
+    .unwrap();
+    let server = jsonrpsee::server::Server::builder()
+        .build("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    (addr, server.start(m))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_sending_more_blocks_than_asked_is_refused() {
+    let node = fresh().await;
+    let (addr, proxy) = over_answering_proxy(node.client()).await;
+    let url = format!("http://{addr}");
+    let (fetched, audited) = tokio::task::spawn_blocking(move || {
+        let (src, trusted) = RpcSource::connect(&url, None).unwrap();
+        let fetched = src.fetch(Height(2), Height(4)).unwrap_err();
+        let opts = AuditOptions {
+            from: Some(Height(5)),
+            to: None,
+            progress: false,
+        };
+        (fetched, audit::run(&src, &trusted, &opts).unwrap_err())
+    })
+    .await
+    .unwrap();
+    for e in [fetched, audited] {
+        match e {
+            AuditError::Unavailable(m) => assert!(
+                m.contains("blocks from height") && m.contains("asked for at most"),
+                "{m}"
+            ),
+            e => panic!("expected a refusal, got {e}"),
+        }
+    }
+    proxy.stop().unwrap();
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_fit_a_small_response_cap_and_the_audit_follows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (builder, _) = build(&home);
+    let cap = 64 << 10;
+    let (addr, handle, _status) =
+        serve_store_with(builder.store.clone(), builder.genesis.clone(), cap).await;
+    let url = format!("http://{addr}");
+    let c = jsonrpsee::http_client::HttpClientBuilder::default()
+        .build(&url)
+        .unwrap();
+    let page = c.get_raw_blocks(Some(1), Some(10)).await.unwrap();
+    let n = page.blocks.len();
+    assert!(
+        n > 1 && n < 10,
+        "{n} blocks in a page under a {cap}-byte cap"
+    );
+    let body = serde_json::to_string(&page).unwrap().len();
+    assert!(body < cap as usize, "{body} bytes");
+    let home2 = home.clone();
+    let (remote, offline) = tokio::task::spawn_blocking(move || {
+        let (src, trusted) = RpcSource::connect(&url, None).unwrap();
+        let remote = audit::run(&src, &trusted, &AuditOptions::default()).unwrap();
+        let store = StoreSource::open(&home2.join("data")).unwrap();
+        let offline = audit::run(&store, &trusted, &AuditOptions::default()).unwrap();
+        (remote, offline)
+    })
+    .await
+    .unwrap();
+    assert_eq!(remote.blocks, TIP);
+    assert_eq!(
+        (remote.tip_hash, remote.state_root),
+        (offline.tip_hash, offline.state_root)
+    );
+    assert_eq!(remote.tip_hash, builder.store.tip().unwrap().unwrap().hash);
+    handle.stop().unwrap();
+    drop(dir);
 }
 
 trait FromHex {

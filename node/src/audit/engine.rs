@@ -12,7 +12,9 @@ use cairn_genesis::GenesisState;
 use cairn_ledger::{BlockHeader, Hash, Height};
 
 use super::verify::{verify_window, Checked};
-use super::{AuditError, AuditState, BlockSource, Discrepancy, FetchResult, Summary};
+use super::{
+    AuditError, AuditState, BlockSource, Discrepancy, FetchResult, Fetched, Summary, Trusted,
+};
 
 /// What to audit.
 #[derive(Clone, Debug, Default)]
@@ -27,8 +29,13 @@ pub struct AuditOptions {
 
 /// Transactions a window aims for: enough to fill every core's batches.
 const WINDOW_TXS: usize = 16_384;
+/// Transaction bytes a window aims for, so that the windows in flight (at
+/// most six: two per channel, one per stage) stay around 100 MiB.
+const WINDOW_BYTES: usize = 16 << 20;
 /// Most blocks in a window.
 const WINDOW_BLOCKS: u64 = 256;
+/// Blocks in the first window, before block sizes are known.
+const FIRST_WINDOW: u64 = 8;
 
 /// The previous block, as the sequential checks need it.
 struct Prev {
@@ -38,10 +45,21 @@ struct Prev {
 
 type Window = (Vec<FetchResult>, bool);
 
-/// Audits `source` against `genesis`.
+/// Where the walk starts: the state and block it builds on, the first
+/// height it fetches, and the last height only replayed (blocks
+/// `first..=replay_to` get no signature or certificate checks; they are
+/// tied to the fully checked block after them by their hash links).
+struct Start {
+    state: AuditState,
+    prev: Prev,
+    first: Height,
+    replay_to: Height,
+}
+
+/// Audits `source` against the `trusted` genesis.
 pub fn run(
     source: &dyn BlockSource,
-    genesis: &GenesisState,
+    trusted: &Trusted,
     opts: &AuditOptions,
 ) -> Result<Summary, AuditError> {
     let started = Instant::now();
@@ -58,12 +76,17 @@ pub fn run(
             "--from {from} is above --to {to}; --from must be at most --to"
         )));
     }
-    check_genesis(source, genesis)?;
-    let (mut state, prev, replay_to) = start_state(source, genesis, from)?;
-    let committee = &genesis.committee;
+    check_genesis(source, &trusted.state)?;
+    let Start {
+        mut state,
+        prev,
+        first,
+        replay_to,
+    } = start_state(source, trusted, from)?;
     let mut walk = Walk {
         state: &mut state,
         prev,
+        next: first,
         from,
         to,
         txs: 0,
@@ -74,11 +97,11 @@ pub fn run(
     std::thread::scope(|s| -> Result<(), AuditError> {
         let (fetched_tx, fetched_rx) = sync_channel::<Result<Window, AuditError>>(2);
         let (checked_tx, checked_rx) = sync_channel::<Vec<Result<Checked, Discrepancy>>>(2);
-        s.spawn(move || fetch_loop(source, from, replay_to, to, &fetched_tx));
+        s.spawn(move || fetch_loop(source, first, replay_to, to, &fetched_tx));
         s.spawn(move || {
             for item in fetched_rx {
                 let out = match item {
-                    Ok((window, signatures)) => verify_window(window, committee, signatures),
+                    Ok((window, signatures)) => verify_window(window, trusted, signatures),
                     Err(e) => {
                         // Pass the source's failure on as a marker the walker reports.
                         vec![Err(Discrepancy::new(Height(0), UNAVAILABLE, "", e))]
@@ -118,12 +141,12 @@ fn check_genesis(source: &dyn BlockSource, genesis: &GenesisState) -> Result<(),
     let want = genesis.block.hash();
     let got = source.fetch(Height(0), Height(0))?.into_iter().next();
     match got {
-        Some(Ok(f)) if f.block.hash() == want => Ok(()),
+        Some(Ok(f)) if f.height == Height(0) && f.block.hash() == want => Ok(()),
         Some(Ok(f)) => Err(Discrepancy::new(
             Height(0),
             "genesis-hash",
             format!("{want} (from the genesis file)"),
-            f.block.hash(),
+            format!("{} (delivered as height {})", f.block.hash(), f.height),
         )
         .into()),
         Some(Err(d)) => Err(d.into()),
@@ -131,25 +154,34 @@ fn check_genesis(source: &dyn BlockSource, genesis: &GenesisState) -> Result<(),
     }
 }
 
-/// The state to start from, the block it belongs to, and the height up to
-/// which blocks are only replayed (to rebuild the state, without signature
-/// checks) because the source cannot give the state directly.
+/// Where the walk starts. From genesis, or remotely (the source cannot give
+/// the state at `--from H`): the genesis state, replaying `1..H-1` and
+/// checking `H..` fully, so that the block at `H` is certified and its hash
+/// pins every replayed block below it. Offline: the store's state at `H`,
+/// and the block at `H`, fully checked, as the anchor of the hash chain.
 fn start_state(
     source: &dyn BlockSource,
-    genesis: &GenesisState,
+    trusted: &Trusted,
     from: Height,
-) -> Result<(AuditState, Prev, Height), AuditError> {
-    let genesis_prev = || Prev {
-        hash: genesis.block.hash(),
-        header: genesis.block.header.clone(),
+) -> Result<Start, AuditError> {
+    let genesis = &trusted.state;
+    let from_genesis = |replay_to: Height| -> Result<Start, AuditError> {
+        Ok(Start {
+            state: AuditState::new(Height(0), &genesis.accounts)
+                .map_err(AuditError::Unavailable)?,
+            prev: Prev {
+                hash: genesis.block.hash(),
+                header: genesis.block.header.clone(),
+            },
+            first: Height(1),
+            replay_to,
+        })
     };
-    let from_genesis =
-        || AuditState::new(Height(0), &genesis.accounts).map_err(AuditError::Unavailable);
     if from == Height(0) {
-        return Ok((from_genesis()?, genesis_prev(), Height(0)));
+        return from_genesis(Height(0));
     }
     let Some((accounts, stored_root)) = source.state_at(from)? else {
-        return Ok((from_genesis()?, genesis_prev(), from));
+        return from_genesis(Height(from.0 - 1));
     };
     let state = AuditState::new(from, &accounts).map_err(AuditError::Unavailable)?;
     if state.root() != stored_root {
@@ -165,41 +197,50 @@ fn start_state(
         .into());
     }
     // The block at --from anchors the hash chain; it must itself be certified.
-    let anchor = source.fetch(from, from)?;
-    let checked = verify_window(anchor, &genesis.committee, true)
+    let mut anchor = source.fetch(from, from)?;
+    anchor.truncate(1);
+    let checked = verify_window(anchor, trusted, true)
         .into_iter()
         .next()
         .ok_or_else(|| {
             AuditError::Unavailable(format!("the source returned no block at {from}"))
         })??;
+    if checked.fetched.height != from {
+        return Err(height_mismatch(from, &checked.fetched, "--from").into());
+    }
     if let Some(d) = checked.failure {
         return Err(d.into());
     }
-    let prev = Prev {
-        hash: checked.hash,
-        header: checked.fetched.block.header,
-    };
-    Ok((state, prev, Height(0)))
+    Ok(Start {
+        state,
+        prev: Prev {
+            hash: checked.hash,
+            header: checked.fetched.block.header,
+        },
+        first: from.next(),
+        replay_to: from,
+    })
 }
 
+/// Fetches windows `first..=to`; blocks up to `replay_to` and above it
+/// never share a window (the verify stage checks a window one way).
 fn fetch_loop(
     source: &dyn BlockSource,
-    from: Height,
+    first: Height,
     replay_to: Height,
     to: Height,
     out: &std::sync::mpsc::SyncSender<Result<Window, AuditError>>,
 ) {
-    let mut next = if replay_to > Height(0) { 1 } else { from.0 + 1 };
-    let mut per_window: u64 = 16;
+    let mut next = first.0;
+    let mut per_window = FIRST_WINDOW;
     while next <= to.0 {
-        // Replayed and checked blocks never share a window.
         let limit = if next <= replay_to.0 {
             replay_to.0
         } else {
             to.0
         };
         let last = limit.min(next + per_window - 1);
-        let window = match source.fetch(Height(next), Height(last)) {
+        let mut window = match source.fetch(Height(next), Height(last)) {
             Ok(w) if !w.is_empty() => w,
             Ok(_) => {
                 let _ = out.send(Err(AuditError::Unavailable(format!(
@@ -212,24 +253,36 @@ fn fetch_loop(
                 return;
             }
         };
-        let n = window.len() as u64;
-        let txs: usize = window
-            .iter()
-            .map(|f| f.as_ref().map_or(0, |f| f.block.txs.len()))
-            .sum();
-        let per_block = (txs / window.len()).max(1);
-        per_window = ((WINDOW_TXS / per_block) as u64).clamp(1, WINDOW_BLOCKS);
+        // No source is trusted on length: blocks beyond `last` would be
+        // checked the wrong way (or not at all) and are dropped.
+        window.truncate((last - next + 1) as usize);
+        per_window = window_size(&window);
         let signatures = next > replay_to.0;
-        next += n;
+        next += window.len() as u64;
         if out.send(Ok((window, signatures))).is_err() {
             return;
         }
     }
 }
 
+/// The next window's length, from the sizes of the blocks just fetched.
+fn window_size(window: &[FetchResult]) -> u64 {
+    let (txs, bytes) = window.iter().flatten().fold((0, 0), |(n, b), f| {
+        let tx_bytes: usize = f.block.txs.iter().map(|t| t.encoded_len()).sum();
+        (n + f.block.txs.len(), b + tx_bytes + 512)
+    });
+    let blocks = window.len().max(1);
+    let by_txs = WINDOW_TXS / (txs / blocks).max(1);
+    let by_bytes = WINDOW_BYTES / (bytes / blocks).max(1);
+    (by_txs.min(by_bytes) as u64).clamp(1, WINDOW_BLOCKS)
+}
+
 struct Walk<'a> {
     state: &'a mut AuditState,
     prev: Prev,
+    /// The height of the next block, counted by the walk itself: never
+    /// taken from a source or from block bytes.
+    next: Height,
     from: Height,
     to: Height,
     txs: u64,
@@ -239,13 +292,25 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// Walks until the block at `to` is checked; anything a source sends
+    /// beyond it is ignored.
     fn consume(
         &mut self,
         source: &dyn BlockSource,
         rx: Receiver<Vec<Result<Checked, Discrepancy>>>,
     ) -> Result<(), AuditError> {
-        for window in rx {
+        let mut windows = rx.into_iter();
+        while self.next <= self.to {
+            let Some(window) = windows.next() else {
+                return Err(AuditError::Unavailable(format!(
+                    "the source stopped before height {}",
+                    self.next
+                )));
+            };
             for item in window {
+                if self.next > self.to {
+                    break;
+                }
                 let checked = match item {
                     Ok(c) => c,
                     Err(d) if d.check == UNAVAILABLE => {
@@ -255,24 +320,22 @@ impl Walk<'_> {
                 };
                 self.block(source, checked)?;
             }
-            if self.prev.header.height >= self.to {
-                return Ok(());
-            }
-        }
-        if self.prev.header.height < self.to {
-            return Err(AuditError::Unavailable(format!(
-                "the source stopped after height {}",
-                self.prev.header.height
-            )));
         }
         Ok(())
     }
 
     fn block(&mut self, source: &dyn BlockSource, c: Checked) -> Result<(), AuditError> {
+        let height = self.next;
+        let parent = self.prev.header.height;
+        if c.fetched.height != height
+            || c.fetched.block.header.height != height
+            || parent.0.checked_add(1) != Some(height.0)
+        {
+            return Err(height_mismatch(height, &c.fetched, &format!("after {parent}")).into());
+        }
         if let Some(d) = c.failure {
             return Err(d.into());
         }
-        let height = c.fetched.height;
         let h = &c.fetched.block.header;
         sequential_checks(height, h, &self.prev, self.state)?;
         let (receipts, root) = self
@@ -287,6 +350,7 @@ impl Walk<'_> {
             hash: c.hash,
             header: c.fetched.block.header,
         };
+        self.next = height.next();
         self.report(height);
         Ok(())
     }
@@ -306,6 +370,21 @@ impl Walk<'_> {
             self.txs as f64 / secs
         );
     }
+}
+
+/// Check `height`: the block delivered where the walk needed block `want`
+/// (`why`: the block it must follow) is another height's, by the source's
+/// word or by its own header.
+fn height_mismatch(want: Height, f: &Fetched, why: &str) -> Discrepancy {
+    Discrepancy::new(
+        want,
+        "height",
+        format!("block {want} ({why})"),
+        format!(
+            "a block delivered as height {} whose header says height {}",
+            f.height, f.block.header.height
+        ),
+    )
 }
 
 /// The checks that relate a block to its parent and to the recomputed state.

@@ -1,8 +1,9 @@
 //! The ledger audit: replays a chain from its genesis file and checks every
 //! byte a node could have got wrong or an attacker (or a disk) could have
 //! changed — hash links, heights and rounds, leaders, every certificate's
-//! signatures and quorum, every transaction signature, every `tx_root`, and
-//! every certified state root, recomputed by re-executing every transaction.
+//! signatures and quorum, every transaction signature, every `tx_root`, the
+//! genesis block limits, and every certified state root, recomputed by
+//! re-executing every transaction.
 //!
 //! One verifier ([`engine`]) reads blocks from a [`BlockSource`]: the node's
 //! RocksDB store opened read-only ([`StoreSource`], which also checks the
@@ -21,6 +22,7 @@ pub mod state;
 pub mod store_source;
 mod verify;
 
+use cairn_genesis::{build_genesis_state, ConsensusParams, Genesis, GenesisState};
 use cairn_ledger::types::account::Receipt;
 use cairn_ledger::{Account, Address, Block, Hash, Height, QuorumCertificate};
 use serde::Serialize;
@@ -29,6 +31,28 @@ pub use engine::{run, AuditOptions};
 pub use rpc_source::RpcSource;
 pub use state::AuditState;
 pub use store_source::StoreSource;
+
+/// What an audit trusts, all from one genesis file: the state and block at
+/// height 0, the validator set, and the consensus parameters whose block
+/// limits every block must respect (the genesis hash commits to them).
+#[derive(Clone, Debug)]
+pub struct Trusted {
+    /// Height 0: accounts, genesis block, committee.
+    pub state: GenesisState,
+    /// `maxBlockTxs`, `maxBlockBytes`, `maxMemoBytes` and the timeouts.
+    pub params: ConsensusParams,
+}
+
+impl Trusted {
+    /// Builds the trusted starting point from a genesis file.
+    pub fn from_genesis(genesis: &Genesis) -> Result<Trusted, cairn_genesis::GenesisError> {
+        let state = build_genesis_state(genesis)?;
+        Ok(Trusted {
+            state,
+            params: genesis.consensus.clone(),
+        })
+    }
+}
 
 /// The first thing found wrong: where, which check, what was expected and what was found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,14 +1,16 @@
 //! Checking what a node's RPC claims, with ledger code and the committee
-//! alone: a transaction's inclusion proof against its block's `tx_root`,
-//! that block's QC, and an account proof against a certified state root.
-//! The explorer shows nothing as "verified" unless these pass.
+//! alone: a transaction's bytes against the hash asked about, its inclusion
+//! proof against its block's `tx_root`, that block's QC, and an account
+//! proof against a certified state root. The explorer shows nothing as
+//! "verified" unless these pass, and labels what it cannot check (receipts,
+//! mempool counts) as reported by the node.
 
 use cairn_ledger::state::AccountProof;
 use cairn_ledger::{
-    merkle, Account, Block, BlockHeader, Committee, Decode, Hash, Height, QuorumCertificate, Round,
-    Signature,
+    merkle, Account, Address, Block, BlockHeader, Committee, Decode, Hash, Height,
+    QuorumCertificate, Round, Signature, SignedTransaction,
 };
-use cairn_rpc::{AccountInfo, QcView, RawBlock, TransactionProof};
+use cairn_rpc::{AccountInfo, QcView, RawBlock, TransactionInfo, TransactionProof, TxState};
 
 /// Why a proof was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,16 +110,111 @@ pub fn verify_tx_proof(
     })
 }
 
+/// A `getTransaction` answer after [`verify_tx_answer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedTx {
+    /// The transaction decoded from the answer's raw bytes, which hash to
+    /// the hash asked about (absent when the node does not know it).
+    pub transaction: Option<SignedTransaction>,
+    /// For a committed (or failed) transaction, what its verified inclusion
+    /// proof established; the answer's height, index and block agree with it.
+    pub proof: Option<VerifiedTx>,
+}
+
+/// Checks a `getTransaction` answer for `requested` and, when it says the
+/// transaction is in a block, the `getTransactionProof` answer: both are
+/// about `requested`; the raw bytes decode for this chain and hash to it;
+/// the proof verifies ([`verify_tx_proof`]) and puts the transaction at the
+/// height, index and block the answer names. The receipt stays unverified
+/// (no certified commitment covers receipts).
+pub fn verify_tx_answer(
+    requested: &Hash,
+    info: &TransactionInfo,
+    proof: Option<&TransactionProof>,
+    committee: &Committee,
+) -> Result<CheckedTx, ProofFailure> {
+    if info.hash != *requested {
+        return fail(format!(
+            "asked about transaction {requested}, the node answered about {}",
+            info.hash
+        ));
+    }
+    let transaction = match &info.transaction {
+        Some(view) => {
+            let raw = cairn_ledger::hash::parse_hex(&view.raw, "raw").map_err(ProofFailure)?;
+            let tx = SignedTransaction::decode_for_chain(&raw, &committee.chain_id)
+                .map_err(|e| ProofFailure(format!("the transaction's raw bytes: {e}")))?;
+            if tx.hash() != *requested {
+                return fail(format!(
+                    "the transaction's raw bytes hash to {}, not {requested}",
+                    tx.hash()
+                ));
+            }
+            Some(tx)
+        }
+        None => None,
+    };
+    let in_block = matches!(info.status, TxState::Committed | TxState::Failed);
+    if in_block != info.height.is_some() {
+        return fail(format!(
+            "the answer's status ({:?}) and height ({:?}) disagree",
+            info.status, info.height
+        ));
+    }
+    let Some(height) = info.height else {
+        return Ok(CheckedTx {
+            transaction,
+            proof: None,
+        });
+    };
+    let Some(p) = proof else {
+        return fail("the transaction is said to be in a block but there is no proof");
+    };
+    if p.hash != *requested {
+        return fail(format!(
+            "the proof is for transaction {}, not {requested}",
+            p.hash
+        ));
+    }
+    let v = verify_tx_proof(p, committee)?;
+    let claimed = (Some(height), info.index, info.block_hash);
+    if claimed != (Some(v.height.0), Some(p.index), Some(v.block_hash)) {
+        return fail(format!(
+            "the answer puts the transaction at height {height}, index {:?}, block {:?}; \
+             the proof at height {}, index {}, block {}",
+            info.index, info.block_hash, v.height, p.index, v.block_hash
+        ));
+    }
+    Ok(CheckedTx {
+        transaction,
+        proof: Some(v),
+    })
+}
+
 /// Verifies a `getAccount(address, true)` answer against the block that
 /// certifies its state root (`certifying`, from `getRawBlocks` at that
 /// block's height): the block is `certifiedBy`, its QC verifies, its header
 /// carries `stateRoot` for `height`, and the proof shows the account (or its
-/// absence) under that root.
+/// absence) under that root. The answer must be about `requested`, and an
+/// absent account has balance 0 and nonce 0.
 pub fn verify_account_proof(
+    requested: &Address,
     info: &AccountInfo,
     certifying: &RawBlock,
     committee: &Committee,
 ) -> Result<(), ProofFailure> {
+    if info.address != *requested {
+        return fail(format!(
+            "asked about account {requested}, the node answered about {}",
+            info.address
+        ));
+    }
+    if !info.exists && (info.balance.0 != 0 || info.nonce != 0) {
+        return fail(format!(
+            "the account is said not to exist yet has balance {} and nonce {}",
+            info.balance, info.nonce
+        ));
+    }
     let (Some(proof), Some(certified_by)) = (&info.proof, info.certified_by) else {
         return fail("the answer carries no proof; ask with proof = true");
     };

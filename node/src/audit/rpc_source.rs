@@ -1,27 +1,35 @@
 //! Auditing a node over JSON-RPC: blocks and certificates in their canonical
 //! bytes from `cairn_getRawBlocks`, several pages in flight at once so the
 //! audit is not bound by round-trip latency. Reads are not rate-limited by
-//! the node (only submissions are); each page is bounded by the server
-//! (256 blocks, ~8 MiB), so concurrency is the only knob.
+//! the node (only submissions are). Nothing about a page is believed: a
+//! page longer than asked is refused, every block's height is compared with
+//! the one asked for, and each response is capped at [`MAX_RESPONSE_BYTES`],
+//! so at most `IN_FLIGHT` of them are held at once.
 //!
 //! The node cannot hand over its whole state, so `--from H` remotely
-//! replays blocks `1..=H` (executing them, without signature checks) to
-//! rebuild the state at `H`; see docs/AUDIT.md.
+//! replays blocks `1..H` (executing them, without signature checks) to
+//! rebuild the state, then checks `H..=to` fully; see docs/AUDIT.md.
 
 use std::time::Duration;
 
-use cairn_genesis::{build_genesis_state, Genesis, GenesisState};
+use cairn_genesis::Genesis;
 use cairn_ledger::types::account::Receipt;
 use cairn_ledger::{Block, ChainId, Decode, Hash, Height, QuorumCertificate};
 use cairn_rpc::{CairnApiClient, GenesisInfo, RawBlock};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 
-use super::{AuditError, AuditState, BlockSource, Discrepancy, FetchResult, Fetched, StartState};
+use super::{
+    AuditError, AuditState, BlockSource, Discrepancy, FetchResult, Fetched, StartState, Trusted,
+};
 
 /// Blocks asked for per request.
-const PAGE: u64 = 32;
-/// Requests in flight at once.
-const IN_FLIGHT: usize = 8;
+const PAGE: u64 = 64;
+/// Requests in flight at once (with [`MAX_RESPONSE_BYTES`], at most 256 MiB
+/// of responses; a node's pages are far smaller, see `getRawBlocks`).
+const IN_FLIGHT: usize = 4;
+/// The largest response accepted: the node's default
+/// `rpc.max_response_body_bytes`, and twice the largest block's hex.
+pub const MAX_RESPONSE_BYTES: u32 = 64 << 20;
 
 /// A node's RPC.
 #[derive(Debug)]
@@ -46,7 +54,7 @@ impl RpcSource {
     pub fn connect(
         url: &str,
         pinned: Option<&Genesis>,
-    ) -> Result<(RpcSource, GenesisState), AuditError> {
+    ) -> Result<(RpcSource, Trusted), AuditError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -56,7 +64,7 @@ impl RpcSource {
             let _guard = rt.enter();
             HttpClientBuilder::default()
                 .request_timeout(Duration::from_secs(120))
-                .max_response_size(256 << 20)
+                .max_response_size(MAX_RESPONSE_BYTES)
                 .build(url)
                 .map_err(|e| AuditError::Unavailable(format!("--rpc {url}: {e}")))?
         };
@@ -64,7 +72,7 @@ impl RpcSource {
             .block_on(client.get_genesis())
             .map_err(|e| unreachable(url, "cairn_getGenesis", e))?;
         let state = genesis_state(info, pinned)?;
-        let chain = state.committee.chain_id.clone();
+        let chain = state.state.committee.chain_id.clone();
         Ok((
             RpcSource {
                 rt,
@@ -103,23 +111,23 @@ impl RpcSource {
     }
 }
 
-/// The genesis state to trust, from a node's `getGenesis` answer: the
+/// The genesis to trust, from a node's `getGenesis` answer: the
 /// node's file must hash to the genesis hash it reports, and a `pinned` file
 /// (the caller's own) must have that same hash; the pinned one is then used.
-pub fn genesis_state(
-    info: GenesisInfo,
-    pinned: Option<&Genesis>,
-) -> Result<GenesisState, AuditError> {
+pub fn genesis_state(info: GenesisInfo, pinned: Option<&Genesis>) -> Result<Trusted, AuditError> {
     let served: Genesis = serde_json::from_value(info.genesis).map_err(|e| {
         AuditError::Unavailable(format!("the node's genesis file does not parse: {e}"))
     })?;
-    let state = build_genesis_state(&served)
+    let state = Trusted::from_genesis(&served)
         .map_err(|e| AuditError::Unavailable(format!("the node's genesis file is invalid: {e}")))?;
-    if state.block.hash() != info.genesis_hash {
+    if state.state.block.hash() != info.genesis_hash {
         return Err(Discrepancy::new(
             Height(0),
             "genesis-hash",
-            format!("{} (hash of the node's genesis file)", state.block.hash()),
+            format!(
+                "{} (hash of the node's genesis file)",
+                state.state.block.hash()
+            ),
             format!("{} (the genesis hash the node reports)", info.genesis_hash),
         )
         .into());
@@ -128,12 +136,12 @@ pub fn genesis_state(
         return Ok(state);
     };
     let mine =
-        build_genesis_state(g).map_err(|e| AuditError::Unavailable(format!("--genesis: {e}")))?;
-    if mine.block.hash() != info.genesis_hash {
+        Trusted::from_genesis(g).map_err(|e| AuditError::Unavailable(format!("--genesis: {e}")))?;
+    if mine.state.block.hash() != info.genesis_hash {
         return Err(Discrepancy::new(
             Height(0),
             "genesis-hash",
-            format!("{} (from --genesis)", mine.block.hash()),
+            format!("{} (from --genesis)", mine.state.block.hash()),
             format!("{} (the node's chain)", info.genesis_hash),
         )
         .into());
@@ -168,6 +176,14 @@ impl BlockSource for RpcSource {
                 break; // an earlier page came back short (byte limit): ask again from `next`
             }
             let asked = PAGE.min(to.0 - start + 1);
+            if page.blocks.len() as u64 > asked {
+                return Err(AuditError::Unavailable(format!(
+                    "{} sent {} blocks from height {start}, asked for at most {asked}; \
+                     the node does not follow the cairn_getRawBlocks contract",
+                    self.url,
+                    page.blocks.len()
+                )));
+            }
             for raw in &page.blocks {
                 out.push(self.decode(Height(next), raw));
                 next += 1;

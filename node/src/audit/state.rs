@@ -184,7 +184,9 @@ mod tests {
                 memo: vec![],
             }
             .sign(&key(1));
-            let (receipts, root) = state.execute(Height(7 + h), std::slice::from_ref(&tx)).unwrap();
+            let (receipts, root) = state
+                .execute(Height(7 + h), std::slice::from_ref(&tx))
+                .unwrap();
             let exec = execute_block(&map, &[tx]).unwrap();
             assert_eq!(receipts, exec.receipts);
             let list = exec.update_list();

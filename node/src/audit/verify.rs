@@ -3,11 +3,12 @@
 //! of the sequential execution. Transaction signatures of the whole window
 //! go through one `verify_all` (ZIP-215 batches of 256 spread over rayon).
 
+use cairn_genesis::ConsensusParams;
 use cairn_ledger::types::tx::verify_all;
 use cairn_ledger::{Block, Committee, Hash, SignedTransaction, VerifyError};
 use rayon::prelude::*;
 
-use super::{Discrepancy, FetchResult, Fetched};
+use super::{Discrepancy, FetchResult, Fetched, Trusted};
 
 /// A block after its stateless checks: its hash, and the first check it
 /// failed, if any (reported when the sequential pass reaches its height, so
@@ -23,12 +24,16 @@ pub struct Checked {
 }
 
 /// Checks a window. With `signatures == false` (blocks below a remote
-/// `--from`, replayed only to rebuild the state) only the hash is computed.
+/// `--from`, replayed to rebuild the state and tied to the certified block
+/// at `--from` by their hash links) only the cheap checks run: height,
+/// chain id, indexed hash, block limits and `tx_root` — no certificate or
+/// transaction signature.
 pub fn verify_window(
     window: Vec<FetchResult>,
-    committee: &Committee,
+    trusted: &Trusted,
     signatures: bool,
 ) -> Vec<Result<Checked, Discrepancy>> {
+    let committee = &trusted.state.committee;
     let bad_tx = if signatures {
         first_bad_signatures(&window)
     } else {
@@ -41,9 +46,9 @@ pub fn verify_window(
             let fetched = item?;
             let hash = fetched.block.hash();
             let failure = if signatures {
-                check_block(&fetched, &hash, bad, committee).err()
+                check_block(&fetched, &hash, bad, committee, &trusted.params).err()
             } else {
-                None
+                check_replayed(&fetched, &hash, committee, &trusted.params).err()
             };
             Ok(Checked {
                 fetched,
@@ -79,12 +84,20 @@ fn short(e: &VerifyError) -> String {
     e.to_string()
 }
 
-fn check_block(
+/// The checks a replayed block gets: everything that needs no signature.
+fn check_replayed(
     f: &Fetched,
     hash: &Hash,
-    bad_tx: Option<usize>,
     committee: &Committee,
+    params: &ConsensusParams,
 ) -> Result<(), Discrepancy> {
+    check_identity(f, hash, committee)?;
+    check_limits(f, params)?;
+    check_tx_root(f)
+}
+
+/// Height, chain id, and the hash the source indexes the block under.
+fn check_identity(f: &Fetched, hash: &Hash, committee: &Committee) -> Result<(), Discrepancy> {
     let h = &f.block.header;
     let at = f.height;
     let fail = |check: &str, expected: String, actual: String| {
@@ -109,6 +122,71 @@ fn check_block(
             );
         }
     }
+    Ok(())
+}
+
+/// The genesis limits a validator enforces before voting (`App::check`):
+/// transaction count, total transaction bytes, memo length.
+fn check_limits(f: &Fetched, params: &ConsensusParams) -> Result<(), Discrepancy> {
+    let txs = &f.block.txs;
+    let bytes: u64 = txs.iter().map(|t| t.encoded_len() as u64).sum();
+    if txs.len() > params.max_block_txs as usize || bytes > params.max_block_bytes {
+        return Err(Discrepancy::new(
+            f.height,
+            "block-limits",
+            format!(
+                "at most {} transactions and {} transaction bytes (maxBlockTxs, maxBlockBytes)",
+                params.max_block_txs, params.max_block_bytes
+            ),
+            format!("{} transactions, {bytes} bytes", txs.len()),
+        ));
+    }
+    let memo = usize::from(params.max_memo_bytes);
+    if let Some((i, t)) = txs
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.tx().memo.len() > memo)
+    {
+        return Err(Discrepancy::new(
+            f.height,
+            "block-limits",
+            format!("memos of at most {memo} bytes (maxMemoBytes)"),
+            format!(
+                "a {}-byte memo (transaction {i}, hash {})",
+                t.tx().memo.len(),
+                t.hash()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_tx_root(f: &Fetched) -> Result<(), Discrepancy> {
+    let root = Block::compute_tx_root(&f.block.txs);
+    if root != f.block.header.tx_root {
+        return Err(Discrepancy::new(
+            f.height,
+            "tx-root",
+            root,
+            f.block.header.tx_root,
+        ));
+    }
+    Ok(())
+}
+
+fn check_block(
+    f: &Fetched,
+    hash: &Hash,
+    bad_tx: Option<usize>,
+    committee: &Committee,
+    params: &ConsensusParams,
+) -> Result<(), Discrepancy> {
+    check_identity(f, hash, committee)?;
+    let h = &f.block.header;
+    let at = f.height;
+    let fail = |check: &str, expected: String, actual: String| {
+        Err(Discrepancy::new(at, check, expected, actual))
+    };
     let qc = &f.qc;
     if qc.block_hash != *hash || qc.height != h.height || qc.round != h.round {
         return fail(
@@ -138,6 +216,7 @@ fn check_block(
             h.proposer.to_string(),
         );
     }
+    check_limits(f, params)?;
     if let Some(i) = bad_tx {
         let tx = &f.block.txs[i];
         return fail(
@@ -146,10 +225,7 @@ fn check_block(
             format!("an invalid signature (transaction {i}, hash {})", tx.hash()),
         );
     }
-    let root = Block::compute_tx_root(&f.block.txs);
-    if root != h.tx_root {
-        return fail("tx-root", root.to_string(), h.tx_root.to_string());
-    }
+    check_tx_root(f)?;
     if let Err(e) = h.justify.verify(committee) {
         let check = match e {
             VerifyError::NoQuorum { .. } => "justify-quorum",

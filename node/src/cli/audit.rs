@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use cairn_genesis::{build_genesis_state, Genesis};
+use cairn_genesis::Genesis;
 use cairn_ledger::Height;
 use clap::Args;
 
-use crate::audit::{self, AuditError, AuditOptions, RpcSource, StoreSource, Summary};
+use crate::audit::{self, AuditError, AuditOptions, RpcSource, StoreSource, Summary, Trusted};
 use crate::config::Home;
 
 /// Arguments of `cairn audit`.
@@ -89,7 +89,7 @@ fn audit(args: &AuditArgs) -> Result<Summary, AuditError> {
             Some(g) => g,
             None => load_genesis(&home.genesis())?,
         };
-        let state = build_genesis_state(&genesis)
+        let state = Trusted::from_genesis(&genesis)
             .map_err(|e| AuditError::Unavailable(format!("the genesis file is invalid: {e}")))?;
         let source = StoreSource::open(&home.data())?;
         return audit::run(&source, &state, &opts);

@@ -4,19 +4,26 @@
 //! QC against the validator set, account proofs against a certified state
 //! root. The validator set comes from the node's genesis file, after checking
 //! it hashes to the node's genesis hash (or from `--genesis FILE`, pinned).
+//! An answer about another transaction or account than the one asked for
+//! is rejected; what no proof covers (receipts, mempool counts) is labelled
+//! as reported by the node.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use cairn_genesis::{Genesis, GenesisState, GenesisTime};
-use cairn_ledger::Hash;
-use cairn_rpc::{BlockId, BlockTransactions, BlockView, CairnApiClient, ValidatorsInfo};
+use cairn_genesis::{Genesis, GenesisTime};
+use cairn_ledger::{Address, Hash};
+use cairn_rpc::{
+    BlockId, BlockTransactions, BlockView, CairnApiClient, TransactionInfo, ValidatorsInfo,
+};
 use clap::{Args, Subcommand};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use serde_json::json;
 
-use crate::audit::proofs::{verify_account_proof, verify_tx_proof};
-use crate::audit::rpc_source::genesis_state;
+use crate::audit::proofs::{verify_account_proof, verify_tx_answer, CheckedTx};
+use crate::audit::rpc_source::{genesis_state, MAX_RESPONSE_BYTES};
+use crate::audit::Trusted;
+use crate::rpc::convert::tx_view;
 
 /// Arguments of `cairn explore`.
 #[derive(Debug, Args)]
@@ -84,7 +91,7 @@ pub(crate) fn run(args: ExploreArgs) -> anyhow::Result<()> {
 fn client(url: &str) -> anyhow::Result<HttpClient> {
     HttpClientBuilder::default()
         .request_timeout(std::time::Duration::from_secs(60))
-        .max_response_size(256 << 20)
+        .max_response_size(MAX_RESPONSE_BYTES)
         .build(url)
         .with_context(|| format!("--rpc {url}"))
 }
@@ -142,58 +149,35 @@ async fn explore(args: ExploreArgs) -> anyhow::Result<()> {
             print!("{}", blocks_table(&blocks, &vals));
         }
         ExploreCommand::Tx { hash } => {
+            let requested: Hash = hash
+                .parse()
+                .map_err(|e| anyhow::anyhow!("transaction hash {hash:?}: {e}"))?;
             let info = c
                 .get_transaction(hash.clone())
                 .await
                 .map_err(rpc("cairn_getTransaction"))?;
-            let committed = info.height.is_some();
-            let verified = if committed {
-                let committee = committee(&c, args.genesis.as_deref(), &args.rpc).await?;
-                let proof = c
-                    .get_transaction_proof(hash.clone())
-                    .await
-                    .map_err(rpc("cairn_getTransactionProof"))?;
-                let v = verify_tx_proof(&proof, &committee.committee)
-                    .map_err(|e| anyhow::anyhow!("the node's proof for {hash} is REJECTED: {e}"))?;
-                Some(v)
-            } else {
-                None
+            let committee = committee(&c, args.genesis.as_deref(), &args.rpc).await?;
+            let proof = match info.height {
+                Some(_) => Some(
+                    c.get_transaction_proof(hash.clone())
+                        .await
+                        .map_err(rpc("cairn_getTransactionProof"))?,
+                ),
+                None => None,
             };
-            if json {
-                let proof = verified.as_ref().map(|v| {
-                    json!({"verified": true, "blockHash": v.block_hash, "height": v.height.0, "qcSigners": v.signers})
-                });
-                return print_json(&json!({"transaction": info, "proof": proof}));
-            }
-            println!("hash      {}", info.hash);
-            println!(
-                "status    {}",
-                serde_json::to_value(info.status)?.as_str().unwrap_or("?")
-            );
-            if let Some(t) = &info.transaction {
-                println!("from      {}", t.from);
-                println!("to        {}", t.to);
-                println!("amount    {}", t.amount);
-                println!("nonce     {}", t.nonce);
-                println!("memo      {}", t.memo);
-            }
-            if let (Some(h), Some(i)) = (info.height, info.index) {
-                println!(
-                    "block     {} (height {h}, index {i})",
-                    info.block_hash.unwrap_or(Hash::ZERO)
-                );
-            }
-            if let Some(r) = &info.receipt {
-                println!("receipt   {} ({})", r.status, r.description);
-            }
-            if let Some(v) = verified {
-                println!(
-                    "proof     verified: audit path to tx_root of block {} and its QC ({} signers) against the validator set",
-                    v.height, v.signers
-                );
-            }
+            let checked = verify_tx_answer(
+                &requested,
+                &info,
+                proof.as_ref(),
+                &committee.state.committee,
+            )
+            .map_err(|e| anyhow::anyhow!("the node's answer for {hash} is REJECTED: {e}"))?;
+            print_tx(json, info, &checked)?;
         }
         ExploreCommand::Account { address } => {
+            let requested: Address = address
+                .parse()
+                .map_err(|e| anyhow::anyhow!("address {address:?}: {e}"))?;
             let info = c
                 .get_account(address.clone(), Some(true))
                 .await
@@ -214,7 +198,7 @@ async fn explore(args: ExploreArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .next()
                 .context("the node did not return the certifying block")?;
-            verify_account_proof(&info, &raw, &committee.committee)
+            verify_account_proof(&requested, &info, &raw, &committee.state.committee)
                 .map_err(|e| anyhow::anyhow!("the node's proof for {address} is REJECTED: {e}"))?;
             if json {
                 return print_json(
@@ -225,7 +209,10 @@ async fn explore(args: ExploreArgs) -> anyhow::Result<()> {
             println!("balance   {}", info.balance);
             println!("nonce     {}", info.nonce);
             println!("exists    {}", info.exists);
-            println!("pending   {}", info.pending);
+            println!(
+                "pending   {} (in this node's mempool, reported by the node, not verified)",
+                info.pending
+            );
             println!(
                 "proof     verified: state root {} (state after height {}) certified by block {} at height {} and its QC",
                 info.state_root, info.height, by, block.header.height
@@ -246,6 +233,55 @@ async fn explore(args: ExploreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a checked transaction: its fields from the bytes that hash to the
+/// requested hash, never from the node's decoded view.
+fn print_tx(json: bool, mut info: TransactionInfo, checked: &CheckedTx) -> anyhow::Result<()> {
+    info.transaction = checked.transaction.as_ref().map(tx_view);
+    let v = checked.proof.as_ref();
+    if json {
+        let proof = v.map(|v| {
+            json!({"verified": true, "blockHash": v.block_hash, "height": v.height.0, "qcSigners": v.signers})
+        });
+        return print_json(&json!({"transaction": info, "proof": proof, "receiptVerified": false}));
+    }
+    let status = serde_json::to_value(info.status)?;
+    let status = status.as_str().unwrap_or("?");
+    println!("hash      {}", info.hash);
+    match v {
+        Some(_) => println!("status    {status}"),
+        None => println!("status    {status} (reported by the node)"),
+    }
+    if let Some(t) = &checked.transaction {
+        let t = t.tx();
+        println!("from      {}", t.from);
+        println!("to        {}", t.to);
+        println!("amount    {}", t.amount);
+        println!("nonce     {}", t.nonce);
+        println!("memo      0x{}", hex::encode(&t.memo));
+    }
+    if let Some(v) = v {
+        println!(
+            "block     {} (height {}, index {})",
+            v.block_hash,
+            v.height,
+            info.index.unwrap_or_default()
+        );
+    }
+    if let Some(r) = &info.receipt {
+        println!(
+            "receipt   {} ({}) (reported by the node, not verified)",
+            r.status, r.description
+        );
+    }
+    if let Some(v) = v {
+        println!(
+            "proof     verified: audit path to tx_root of block {} and its QC ({} signers) against the validator set",
+            v.height, v.signers
+        );
+    }
+    Ok(())
+}
+
 fn parse_block_id(id: &str) -> serde_json::Value {
     match id.parse::<u64>() {
         Ok(h) => json!(h),
@@ -262,7 +298,7 @@ async fn committee(
     c: &HttpClient,
     pinned: Option<&std::path::Path>,
     url: &str,
-) -> anyhow::Result<GenesisState> {
+) -> anyhow::Result<Trusted> {
     let pinned = pinned
         .map(|p| Genesis::load(p).map_err(|e| anyhow::anyhow!("{e}")))
         .transpose()?;
@@ -295,7 +331,8 @@ async fn fetch_range(
     );
     let mut out = Vec::new();
     let heights: Vec<u64> = (from..=to).collect();
-    for chunk in heights.chunks(32) {
+    // Eight answers in flight, each at most MAX_RESPONSE_BYTES.
+    for chunk in heights.chunks(8) {
         let calls = chunk
             .iter()
             .map(|h| c.get_block(BlockId::Height(*h), Some(false)));

@@ -77,20 +77,30 @@ pub fn get_block(store: &Store, id: BlockId, full: bool) -> RpcResult<BlockView>
 
 /// Most blocks one `getRawBlocks` call returns.
 pub const MAX_RAW_BLOCKS: u32 = 256;
-/// Block bytes after which `getRawBlocks` stops adding blocks (the hex
-/// response is about twice this, well under the default 64 MiB response cap).
+/// Most block and QC bytes one `getRawBlocks` answer carries (beyond its
+/// first block), whatever the response cap: pages stay a modest unit of
+/// memory for the server and for auditors holding several in flight.
 pub const RAW_BLOCKS_BYTES: usize = 8 << 20;
 
-/// `getRawBlocks`: consecutive committed blocks from `from`, bounded by
-/// `count` and [`RAW_BLOCKS_BYTES`].
-pub fn get_raw_blocks(store: &Store, from: u64, count: u32) -> RpcResult<RawBlocks> {
+/// The block and QC bytes one `getRawBlocks` answer may carry under a
+/// response cap of `max_response_body_bytes`: hex doubles them, so a third
+/// of the cap leaves room for the hashes and the JSON around them; never
+/// more than [`RAW_BLOCKS_BYTES`].
+pub fn raw_blocks_budget(max_response_body_bytes: u32) -> usize {
+    (max_response_body_bytes as usize / 3).min(RAW_BLOCKS_BYTES)
+}
+
+/// `getRawBlocks`: consecutive committed blocks from `from`, at most
+/// `count` of them and, beyond the first, at most `budget` block and QC
+/// bytes (see [`raw_blocks_budget`]).
+pub fn get_raw_blocks(store: &Store, from: u64, count: u32, budget: usize) -> RpcResult<RawBlocks> {
     let t = tip(store)?;
     let count = count.clamp(1, MAX_RAW_BLOCKS) as u64;
     let last = t.height.0.min(from.saturating_add(count - 1));
     let mut blocks = Vec::new();
     let mut bytes = 0usize;
     let mut h = from;
-    while h <= last && (blocks.is_empty() || bytes < RAW_BLOCKS_BYTES) {
+    while h <= last {
         let height = Height(h);
         let hash = store
             .block_hash_at(height)
@@ -105,12 +115,16 @@ pub fn get_raw_blocks(store: &Store, from: u64, count: u32) -> RpcResult<RawBloc
             .map_err(internal)?
             .ok_or_else(|| block_not_found(format!("certificate at height {h}")))?;
         let raw = block.to_bytes();
-        bytes += raw.len();
+        let qc = qc.to_bytes();
+        bytes += raw.len() + qc.len();
+        if !blocks.is_empty() && bytes > budget {
+            break;
+        }
         blocks.push(RawBlock {
             height: h,
             hash,
             block: hex0x(&raw),
-            qc: hex0x(&qc.to_bytes()),
+            qc: hex0x(&qc),
         });
         h += 1;
     }

@@ -310,8 +310,9 @@ impl CairnApiServer for CairnRpc {
     async fn get_raw_blocks(&self, from: Option<u64>, count: Option<u32>) -> RpcResult<RawBlocks> {
         let from = from.unwrap_or(0);
         let count = count.unwrap_or(16);
+        let budget = query::raw_blocks_budget(self.config.max_response_body_bytes);
         query::with_store(&self.ctx.store, move |s| {
-            query::get_raw_blocks(s, from, count)
+            query::get_raw_blocks(s, from, count, budget)
         })
         .await
     }

@@ -38,7 +38,7 @@ pub struct RpcConfig {
 impl Default for RpcConfig {
     fn default() -> Self {
         RpcConfig {
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8645)),
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
             max_request_body_bytes: 16 << 20,
             max_response_body_bytes: 64 << 20,
             max_connections: 256,

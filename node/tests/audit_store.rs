@@ -13,11 +13,10 @@ use std::process::Command;
 
 use audit_common::ChainBuilder;
 use cairn_genesis::Genesis;
-use cairn_ledger::types::account::Receipt;
-use cairn_ledger::{Block, Decode, Encode, Hash, Height, QuorumCertificate, Round};
+use cairn_ledger::{Block, Decode, Encode, Height, QuorumCertificate, Round};
 use cairn_node::audit::{
-    self, AuditError, AuditOptions, AuditState, BlockSource, FetchResult, Fetched, StartState,
-    StoreSource, Summary, Trusted,
+    self, AuditError, AuditOptions, BlockSource, FetchResult, Fetched, StoreSource, Summary,
+    Trusted,
 };
 use rand::SeedableRng;
 
@@ -158,18 +157,6 @@ impl BlockSource for Liar {
             (self.edit)(f);
         }
         Ok(blocks)
-    }
-
-    fn state_at(&self, _: Height) -> Result<Option<StartState>, AuditError> {
-        Ok(None)
-    }
-
-    fn check_block(&self, _: &Fetched, _: &[Receipt], _: Hash) -> Result<(), AuditError> {
-        Ok(())
-    }
-
-    fn check_final(&self, _: Height, _: &AuditState) -> Result<(), AuditError> {
-        Ok(())
     }
 }
 

@@ -172,19 +172,26 @@ pub trait BlockSource: Send + Sync {
     /// store's versioned tree); `None` makes the engine rebuild it by
     /// executing blocks `1..=height`.
     /// With it, the root the source claims for that state (compared with
-    /// the root of the accounts, check `from-state`).
-    fn state_at(&self, height: Height) -> Result<Option<StartState>, AuditError>;
+    /// the root of the accounts, check `from-state`). By default: `None`.
+    fn state_at(&self, _height: Height) -> Result<Option<StartState>, AuditError> {
+        Ok(None)
+    }
 
     /// Checks what the source stores about an executed block (receipts,
-    /// transaction index, state root) against the recomputed values.
+    /// transaction index, state root) against the recomputed values. By
+    /// default a source stores nothing more to check.
     fn check_block(
         &self,
-        block: &Fetched,
-        receipts: &[Receipt],
-        root: Hash,
-    ) -> Result<(), AuditError>;
+        _block: &Fetched,
+        _receipts: &[Receipt],
+        _root: Hash,
+    ) -> Result<(), AuditError> {
+        Ok(())
+    }
 
     /// Checks the source's stored final state against the recomputed one
-    /// after `height` (the last audited height).
-    fn check_final(&self, height: Height, state: &AuditState) -> Result<(), AuditError>;
+    /// after `height` (the last audited height). By default: nothing.
+    fn check_final(&self, _height: Height, _state: &AuditState) -> Result<(), AuditError> {
+        Ok(())
+    }
 }

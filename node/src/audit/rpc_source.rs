@@ -13,14 +13,11 @@
 use std::time::Duration;
 
 use cairn_genesis::Genesis;
-use cairn_ledger::types::account::Receipt;
-use cairn_ledger::{Block, ChainId, Decode, Hash, Height, QuorumCertificate};
+use cairn_ledger::{Block, ChainId, Decode, Height, QuorumCertificate};
 use cairn_rpc::{CairnApiClient, GenesisInfo, RawBlock};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 
-use super::{
-    AuditError, AuditState, BlockSource, Discrepancy, FetchResult, Fetched, StartState, Trusted,
-};
+use super::{AuditError, BlockSource, Discrepancy, FetchResult, Fetched, Trusted};
 
 /// Blocks asked for per request.
 const PAGE: u64 = 64;
@@ -199,17 +196,5 @@ impl BlockSource for RpcSource {
             )));
         }
         Ok(out)
-    }
-
-    fn state_at(&self, _: Height) -> Result<Option<StartState>, AuditError> {
-        Ok(None)
-    }
-
-    fn check_block(&self, _: &Fetched, _: &[Receipt], _: Hash) -> Result<(), AuditError> {
-        Ok(())
-    }
-
-    fn check_final(&self, _: Height, _: &AuditState) -> Result<(), AuditError> {
-        Ok(())
     }
 }

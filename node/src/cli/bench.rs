@@ -168,13 +168,6 @@ fn http_url(url: &str) -> anyhow::Result<String> {
     }
 }
 
-fn ws_url(http: &str) -> String {
-    match http.strip_prefix("https://") {
-        Some(rest) => format!("wss://{rest}"),
-        None => format!("ws://{}", http.trim_start_matches("http://")),
-    }
-}
-
 /// Prints a progress line on stderr (stdout carries only the report).
 fn progress(msg: impl AsRef<str>) {
     eprintln!("bench: {}", msg.as_ref());
@@ -254,7 +247,7 @@ async fn bench(args: &BenchArgs, plan: &Plan, funder: &KeyFile) -> anyhow::Resul
         started.elapsed().as_secs_f64()
     ));
     let run = Arc::new(signed);
-    let ws = ws_url(&targets[0].url);
+    let ws = super::ws_url(&targets[0].url)?;
     let follower = follow::Follower::start(&ws, targets[0].client.clone(), run.clone()).await?;
     let targets = Arc::new(targets);
     load::submit(targets.clone(), run.clone(), plan).await;

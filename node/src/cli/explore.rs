@@ -474,20 +474,8 @@ fn table<const N: usize>(head: &[&str; N], rows: &[[String; N]], right: &[bool; 
     s
 }
 
-fn ws_url(rpc: &str) -> anyhow::Result<String> {
-    if let Some(rest) = rpc.strip_prefix("http://") {
-        Ok(format!("ws://{rest}"))
-    } else if let Some(rest) = rpc.strip_prefix("https://") {
-        Ok(format!("wss://{rest}"))
-    } else if rpc.starts_with("ws://") || rpc.starts_with("wss://") {
-        Ok(rpc.to_string())
-    } else {
-        anyhow::bail!("--rpc {rpc:?} must start with http://, https://, ws:// or wss://")
-    }
-}
-
 async fn follow(url: &str, json: bool, count: Option<u64>) -> anyhow::Result<()> {
-    let ws = ws_url(url)?;
+    let ws = super::ws_url(url)?;
     let client = jsonrpsee::ws_client::WsClientBuilder::default()
         .build(&ws)
         .await

@@ -50,6 +50,20 @@ pub enum Command {
     Audit(audit::AuditArgs),
 }
 
+/// The WebSocket URL for an RPC URL given as http(s):// or ws(s):// (one
+/// port serves both).
+pub(crate) fn ws_url(rpc: &str) -> anyhow::Result<String> {
+    if let Some(rest) = rpc.strip_prefix("http://") {
+        Ok(format!("ws://{rest}"))
+    } else if let Some(rest) = rpc.strip_prefix("https://") {
+        Ok(format!("wss://{rest}"))
+    } else if rpc.starts_with("ws://") || rpc.starts_with("wss://") {
+        Ok(rpc.to_string())
+    } else {
+        anyhow::bail!("--rpc {rpc:?} must start with http://, https://, ws:// or wss://")
+    }
+}
+
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -133,18 +133,6 @@ fn sign(args: SignArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ws_url(rpc: &str) -> anyhow::Result<String> {
-    if let Some(rest) = rpc.strip_prefix("http://") {
-        Ok(format!("ws://{rest}"))
-    } else if let Some(rest) = rpc.strip_prefix("https://") {
-        Ok(format!("wss://{rest}"))
-    } else if rpc.starts_with("ws://") || rpc.starts_with("wss://") {
-        Ok(rpc.to_string())
-    } else {
-        anyhow::bail!("--rpc {rpc:?} must start with http://, https://, ws:// or wss://")
-    }
-}
-
 async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
     use cairn_rpc::CairnApiClient;
 
@@ -158,7 +146,7 @@ async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
         .amount
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--amount: {e}"))?;
-    let url = ws_url(&args.rpc)?;
+    let url = super::ws_url(&args.rpc)?;
     let client = jsonrpsee::ws_client::WsClientBuilder::default()
         .build(&url)
         .await

@@ -3,7 +3,7 @@
 pub mod audit;
 mod bench;
 pub mod explore;
-mod init;
+pub(crate) mod init;
 mod keys;
 mod tx;
 

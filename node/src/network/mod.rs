@@ -10,7 +10,7 @@
 //! `docs/NETWORK.md`.
 
 mod behaviour;
-mod codec;
+pub(crate) mod codec;
 mod config;
 mod error;
 mod event;

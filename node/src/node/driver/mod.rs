@@ -10,6 +10,8 @@
 mod catchup;
 mod events;
 mod outputs;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -106,20 +106,21 @@ impl StoreSource {
     fn check_index(&self, f: &Fetched, receipts: &[Receipt]) -> Result<(), AuditError> {
         let height = f.height;
         for (i, (tx, receipt)) in f.block.txs.iter().zip(receipts).enumerate() {
-            let want = format!("height {height}, index {i}, {}", receipt.status.name());
+            // Formatted only for a discrepancy: this runs for every transaction.
+            let want = || format!("height {height}, index {i}, {}", receipt.status.name());
             let loc = match self.store.tx_location(&tx.hash()) {
                 Ok(Some(loc)) => loc,
                 Ok(None) => {
                     return Err(Discrepancy::new(
                         height,
                         "tx-index",
-                        want,
+                        want(),
                         format!("no entry for {}", tx.hash()),
                     )
                     .into())
                 }
                 Err(StoreError::Db(e)) => return Err(unavailable(StoreError::Db(e))),
-                Err(e) => return Err(Discrepancy::new(height, "tx-index", want, e).into()),
+                Err(e) => return Err(Discrepancy::new(height, "tx-index", want(), e).into()),
             };
             if (loc.height, loc.index as usize, loc.receipt) == (height, i, *receipt) {
                 continue;
@@ -140,7 +141,7 @@ impl StoreSource {
                     loc.index,
                     loc.receipt.status.name()
                 );
-                return Err(Discrepancy::new(height, "tx-index", want, actual).into());
+                return Err(Discrepancy::new(height, "tx-index", want(), actual).into());
             }
         }
         Ok(())

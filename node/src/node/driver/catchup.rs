@@ -202,7 +202,6 @@ impl Driver {
                     if let Err(e) = self.mempool.refresh(&*self.store) {
                         tracing::warn!(error = %e, "mempool refresh after sync failed");
                     }
-                    self.publish_status();
                     self.feed(Input::Start).await;
                     if let Some(input) = self.availability_change() {
                         self.feed(input).await;

@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build Cairn:
-# libclang (RocksDB's bindings are generated with bindgen), a C++ compiler,
-# and the rustfmt/clippy components. Safe to run again; does nothing when
-# everything is present.
+# libclang (RocksDB's bindings are generated with bindgen; see
+# lib/build-tools.sh), a C++ compiler, Rust, and the rustfmt/clippy
+# components. Safe to run again; does nothing when everything is present.
 set -euo pipefail
+# shellcheck source=lib/build-tools.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/build-tools.sh"
 
 need=()
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libclang; then
-  need+=(libclang-dev clang)
-fi
+cairn_find_libclang >/dev/null || need+=(libclang-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  if ! lib=$(cairn_find_libclang); then
+    echo "setup: installed ${need[*]} but still found no libclang.so that bindgen can load;" >&2
+    echo "setup: install libclang (Debian/Ubuntu: libclang-dev) or set LIBCLANG_PATH to its directory" >&2
+    exit 1
+  fi
+  echo "setup: bindgen will use $lib"
 fi
 
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then

@@ -55,12 +55,8 @@ say() { echo "$*"; }
 
 # --- the cairn binary -------------------------------------------------------
 
-have_build_tools() {
-  command -v cargo >/dev/null 2>&1 || return 1
-  command -v c++ >/dev/null 2>&1 || return 1
-  ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && return 0
-  ldconfig -p 2>/dev/null | grep -q libclang
-}
+# shellcheck source=lib/build-tools.sh
+. "$ROOT/scripts/lib/build-tools.sh"
 
 # Sets BIN. With "build", runs cargo (a no-op when up to date); otherwise
 # reuses the binary the testnet was started with, building only if none exists.
@@ -82,10 +78,15 @@ find_bin() {
   esac
   BIN="$target/$profile/cairn"
   if [ "${1:-}" = build ] || [ ! -x "$BIN" ]; then
-    have_build_tools || "$ROOT/scripts/setup.sh"
+    cairn_have_build_tools || "$ROOT/scripts/setup.sh"
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-    echo "building cairn ($profile) in $target"
-    (cd "$ROOT" && CARGO_TARGET_DIR="$target" cargo build -q -p cairn-node --bin cairn "${flags[@]}") \
+    if [ ! -x "$BIN" ]; then
+      echo "building cairn ($profile) in $target"
+      echo "the first build compiles RocksDB and libp2p from source: several minutes on a small machine (about 8 on two cores); later builds take seconds"
+    else
+      echo "building cairn ($profile) in $target (a no-op when up to date)"
+    fi
+    (cd "$ROOT" && CARGO_TARGET_DIR="$target" cargo build -p cairn-node --bin cairn "${flags[@]}") \
       || die "building cairn failed (see above)"
   fi
 }

@@ -1,5 +1,9 @@
 //! `tracing` setup: text or JSON lines on stderr, filtered by `[log] filter`
-//! (overridden by `RUST_LOG`).
+//! (overridden by `RUST_LOG`). Text is coloured only when stderr is a
+//! terminal (and `NO_COLOR` is unset): a log written to a file or a pipe
+//! carries no ANSI escape codes.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -14,10 +18,16 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(use_colour());
     let result = match config.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("installing the logger: {e}"))
+}
+
+/// Colour only for a person at a terminal: <https://no-color.org>.
+fn use_colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -168,6 +168,14 @@ fn testnet_script_up_load_kill_restart_audit_down() {
         up.stdout
     );
     assert!(up.stdout.contains("account-0.json"), "{}", up.stdout);
+    // A log written to a file is for reading with less/grep: no colour codes.
+    let log = std::fs::read_to_string(s.testnet_dir().join("node0/node.log")).unwrap();
+    assert!(log.contains("INFO"), "node 0 logged nothing: {log}");
+    assert!(
+        !log.contains('\x1b'),
+        "node.log carries ANSI escape codes: {}",
+        &log[..log.len().min(400)]
+    );
 
     let rows = status_rows(&s);
     assert_eq!(rows.len(), 4, "one status row per node");

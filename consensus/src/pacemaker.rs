@@ -93,6 +93,7 @@ mod tests {
     fn tc(round: u64) -> TimeoutCertificate {
         TimeoutCertificate {
             round: Round(round),
+            high_qc: cairn_ledger::QuorumCertificate::genesis(cairn_ledger::Hash::ZERO),
             signatures: Vec::new(),
         }
     }

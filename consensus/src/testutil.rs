@@ -66,30 +66,47 @@ pub fn qc(
     }
 }
 
-/// A TC for `round` whose signers report these high-QC rounds (real signatures
-/// over QCs we do not need to hold: only the rounds are signed).
+/// A TC for `round` whose signers (validators 0, 1, ...) report these
+/// high-QC rounds, carrying a real QC (of every validator, for a made-up block
+/// at height = round) for the highest one, or the genesis QC if it is 0.
 pub fn tc(
     committee: &Committee,
     keys: &[SecretKey],
     round: u64,
     hqc: &[u64],
 ) -> TimeoutCertificate {
+    let max = hqc.iter().copied().max().unwrap_or(0);
+    let high_qc = if max == 0 {
+        QuorumCertificate::genesis(committee.genesis_hash)
+    } else {
+        qc(
+            committee,
+            keys,
+            Hash::digest(b"tc high qc"),
+            max,
+            max,
+            keys.len(),
+        )
+    };
     let signatures = hqc
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let fake = QuorumCertificate {
-                block_hash: Hash::ZERO,
-                height: Height(1),
-                round: Round(*r),
-                signatures: Vec::new(),
-            };
-            let t = Timeout::sign(&committee.chain_id, Round(round), fake, i as u16, &keys[i]);
+            let mut reported = high_qc.clone();
+            reported.round = Round(*r);
+            let t = Timeout::sign(
+                &committee.chain_id,
+                Round(round),
+                reported,
+                i as u16,
+                &keys[i],
+            );
             (i as u16, Round(*r), t.signature)
         })
         .collect();
     TimeoutCertificate {
         round: Round(round),
+        high_qc,
         signatures,
     }
 }

@@ -2,11 +2,17 @@
 //!
 //! Callers verify each message before adding it. Collections are keyed by
 //! round and pruned as the round advances; callers bound the rounds they accept.
+//!
+//! A vote counts only towards the exact (block hash, height, round) it signs:
+//! a QC is made of signatures over one message, so a validly signed vote with
+//! the right hash and a wrong height must not join the others (it would make
+//! a QC that verifies for nobody; one Byzantine voter could halt the chain).
 
 use std::collections::BTreeMap;
 
 use cairn_ledger::{
-    Hash, QuorumCertificate, Round, Signature, Timeout, TimeoutCertificate, ValidatorSet, Vote,
+    Hash, Height, QuorumCertificate, Round, Signature, Timeout, TimeoutCertificate, ValidatorSet,
+    Vote,
 };
 
 use crate::output::Evidence;
@@ -29,13 +35,19 @@ impl<C> Default for Added<C> {
     }
 }
 
+/// What a vote signs besides its round: the block hash and height.
+type Signed = (Hash, Height);
+
+/// Signatures per signer.
+type Signers = BTreeMap<u16, Signature>;
+
 /// Votes per round, for the rounds whose next leader we are.
 #[derive(Clone, Debug, Default)]
 pub struct VoteCollector {
     /// First vote per (round, signer).
     first: BTreeMap<(Round, u16), Vote>,
-    /// Signatures per round and block.
-    tallies: BTreeMap<Round, BTreeMap<Hash, BTreeMap<u16, Signature>>>,
+    /// Signatures per round and exactly what they sign (block hash, height).
+    tallies: BTreeMap<Round, BTreeMap<Signed, Signers>>,
     /// Rounds that already produced a QC.
     done: BTreeMap<Round, Hash>,
 }
@@ -63,7 +75,7 @@ impl VoteCollector {
             .tallies
             .entry(vote.round)
             .or_default()
-            .entry(vote.block_hash)
+            .entry((vote.block_hash, vote.height))
             .or_default();
         signers.insert(vote.signer, vote.signature);
         let power: u64 = signers
@@ -87,12 +99,18 @@ impl VoteCollector {
         }
     }
 
-    /// Voting power counted for `block_hash` in `round` (zero once the round
-    /// has produced its QC).
-    pub fn power_for(&self, round: Round, block_hash: &Hash, vals: &ValidatorSet) -> u64 {
+    /// Voting power counted for `block_hash` at `height` in `round` (zero
+    /// once the round has produced its QC).
+    pub fn power_for(
+        &self,
+        round: Round,
+        block_hash: &Hash,
+        height: Height,
+        vals: &ValidatorSet,
+    ) -> u64 {
         self.tallies
             .get(&round)
-            .and_then(|t| t.get(block_hash))
+            .and_then(|t| t.get(&(*block_hash, height)))
             .map_or(0, |s| {
                 s.keys().filter_map(|i| vals.get(*i).map(|v| v.power)).sum()
             })
@@ -138,9 +156,19 @@ impl TimeoutCollector {
         if self.done.contains_key(&round) || power < vals.quorum_power() {
             return Added::default();
         }
+        // The highest QC the signers hold proves the highest round they signed.
+        let Some(high_qc) = signers
+            .values()
+            .map(|t| &t.high_qc)
+            .max_by_key(|qc| qc.round)
+            .cloned()
+        else {
+            return Added::default();
+        };
         self.done.insert(round, ());
         let tc = TimeoutCertificate {
             round,
+            high_qc,
             signatures: signers
                 .iter()
                 .map(|(i, t)| (*i, t.high_qc.round, t.signature))

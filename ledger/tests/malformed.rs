@@ -161,9 +161,15 @@ fn certificates_and_votes_truncated_anywhere() {
         truncated("signature", 64, 10)
     );
     assert_every_prefix_truncated::<QuorumCertificate>(&qc);
-    let tc = block.header.timeout_cert.as_ref().unwrap().to_bytes();
+    let cert = block.header.timeout_cert.as_ref().unwrap();
+    let tc = cert.to_bytes();
+    let q = cert.high_qc.to_bytes().len(); // the carried high QC follows the round
     assert_eq!(
-        TimeoutCertificate::from_bytes(&tc[..8 + 2 + 2 + 3]).unwrap_err(),
+        TimeoutCertificate::from_bytes(&tc[..8 + 32 + 8 + 1]).unwrap_err(),
+        truncated("qc.round", 8, 1)
+    );
+    assert_eq!(
+        TimeoutCertificate::from_bytes(&tc[..8 + q + 2 + 2 + 3]).unwrap_err(),
         truncated("tc.high_qc_round", 8, 3)
     );
     assert_every_prefix_truncated::<TimeoutCertificate>(&tc);
@@ -281,8 +287,10 @@ fn oversized_signer_count_is_rejected() {
             max: 1024
         }
     );
-    let mut tc = full_block().header.timeout_cert.unwrap().to_bytes();
-    tc[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+    let cert = full_block().header.timeout_cert.unwrap();
+    let q = cert.high_qc.to_bytes().len();
+    let mut tc = cert.to_bytes();
+    tc[8 + q..8 + q + 2].copy_from_slice(&u16::MAX.to_le_bytes());
     assert_eq!(
         TimeoutCertificate::from_bytes(&tc).unwrap_err(),
         DecodeError::TooLong {
@@ -555,9 +563,11 @@ fn tc_strategy() -> impl Strategy<Value = TimeoutCertificate> {
         any::<u64>(),
         signers_strategy(),
         prop::collection::vec((any::<u64>(), sig_strategy()), 12),
+        qc_strategy(),
     )
-        .prop_map(|(round, signers, rest)| TimeoutCertificate {
+        .prop_map(|(round, signers, rest, high_qc)| TimeoutCertificate {
             round: Round(round),
+            high_qc,
             signatures: signers
                 .into_iter()
                 .zip(rest)

@@ -633,6 +633,7 @@ fn tc_bad_signature_or_misreported_high_qc_fails() {
     // Validator 1 signed high_qc_round 3, but the TC claims 4.
     let mut t = tc(&c, 5, &[(0, 3), (1, 3)]);
     t.signatures[1].1 = Round(4);
+    t.high_qc = tc_high_qc(&c, 4);
     assert_eq!(
         t.verify(&c).unwrap_err(),
         VerifyError::BadSignature {
@@ -649,6 +650,47 @@ fn tc_bad_signature_or_misreported_high_qc_fails() {
             signer: validator_key(0).address()
         }
     );
+}
+
+/// A TC proves its highest high-QC round with the QC itself: an entry
+/// claiming a round that no carried QC backs (one Byzantine aggregator's
+/// inflated entry) is refused, as is a carried QC that does not verify.
+#[test]
+fn tc_must_carry_a_valid_qc_for_its_highest_round() {
+    let c = unequal();
+    // Honest: max 4, carries a QC of round 4; all reports 0: the genesis QC.
+    tc(&c, 5, &[(0, 3), (1, 4)]).verify(&c).unwrap();
+    tc(&c, 5, &[(0, 0), (1, 0)]).verify(&c).unwrap();
+    // The signers' max is 4, but the QC carried is of a lower round; or the
+    // QC is higher than any round signed.
+    for carried in [3, 2, 0] {
+        let t = tc_with(&c, 5, &[(0, 3), (1, 4)], tc_high_qc(&c, carried));
+        assert!(
+            matches!(t.verify(&c).unwrap_err(), VerifyError::Malformed(m) if m.contains("high QC")),
+            "carried round {carried}"
+        );
+    }
+    let t = tc_with(&c, 5, &[(0, 3), (1, 3)], tc_high_qc(&c, 4));
+    assert!(matches!(
+        t.verify(&c).unwrap_err(),
+        VerifyError::Malformed(_)
+    ));
+    // The right round but a forged QC: a signature of the QC fails.
+    let mut forged = tc_high_qc(&c, 4);
+    forged.signatures[0].1 = forged.signatures[1].1;
+    let t = tc_with(&c, 5, &[(0, 3), (1, 4)], forged);
+    assert!(matches!(
+        t.verify(&c).unwrap_err(),
+        VerifyError::BadSignature { .. }
+    ));
+    // A QC without a quorum behind it.
+    let mut thin = tc_high_qc(&c, 4);
+    thin.signatures.truncate(1);
+    let t = tc_with(&c, 5, &[(0, 3), (1, 4)], thin);
+    assert!(matches!(
+        t.verify(&c).unwrap_err(),
+        VerifyError::NoQuorum { .. }
+    ));
 }
 
 #[test]

@@ -109,6 +109,7 @@ fn header_parts(h: &BlockHeader) -> Parts {
         Some(tc) => {
             p.push(u8s(1));
             p.push(le64(tc.round.0));
+            p.extend(qc_parts(&tc.high_qc));
             p.push(le16(tc.signatures.len() as u16));
             for (i, hq, s) in &tc.signatures {
                 p.push(le16(*i));
@@ -479,7 +480,7 @@ fn compute() -> Vectors {
     assert_eq!(t.to_bytes(), v.0.last().unwrap().1.concat());
 
     // TC of round 2 by validators 0, 1, 3; block 2 carries it.
-    let tc2 = tc(&c, 2, &[(0, 1), (1, 1), (3, 1)]);
+    let tc2 = tc_with(&c, 2, &[(0, 1), (1, 1), (3, 1)], qc1.clone());
     tc2.verify(&c).unwrap();
     v.one("tc2.bytes", tc2.to_bytes());
     let b2 = Block {
@@ -702,6 +703,7 @@ fn spec_md_vectors_verify_as_documented() {
         .unwrap();
     let tc2 = cairn_ledger::TimeoutCertificate::from_bytes(&get("tc2.bytes")).unwrap();
     tc2.verify(&c).unwrap();
+    assert_eq!(tc2.high_qc, qc1, "tc2 carries qc1, its signers' highest QC");
     let b2 = BlockHeader::from_bytes(&get("block2.header")).unwrap();
     assert_eq!(b2.hash(), h32("block2.hash"));
     assert_eq!(b2.justify, qc1);

@@ -25,8 +25,11 @@ impl Consensus {
         }
     }
 
-    /// Handles a verified TC: enter the round after it if that is ahead.
+    /// Handles a verified TC: learn the high QC it carries (so that, as the
+    /// next leader, we hold a QC as high as any its signers reported and can
+    /// propose), then enter the round after it if that is ahead.
     pub(super) fn process_tc(&mut self, tc: &TimeoutCertificate, out: &mut Vec<Output>) {
+        self.process_qc(&tc.high_qc, out);
         safety::observe_tc(&mut self.safety, tc);
         if self.pacemaker.on_tc(tc).is_some() {
             self.entered_round(out);

@@ -2,7 +2,7 @@
 //! (inserted as certified), and the block our own round's voters hold when
 //! its proposal never reached us (validated and voted for like a proposal).
 
-use cairn_ledger::{Block, Hash, Round};
+use cairn_ledger::{Block, Hash, Height, Round};
 
 use super::Consensus;
 use crate::error::ConsensusError;
@@ -51,6 +51,7 @@ impl Consensus {
         &mut self,
         round: Round,
         hash: Hash,
+        height: Height,
         from: u16,
         out: &mut Vec<Output>,
     ) {
@@ -62,7 +63,7 @@ impl Consensus {
             return;
         }
         let vals = &self.config.committee.validators;
-        if self.votes.power_for(round, &hash, vals) < vals.validity_power() {
+        if self.votes.power_for(round, &hash, height, vals) < vals.validity_power() {
             return; // possibly only Byzantine voters: not worth our vote
         }
         // Bounded like `wanted`: a few blocks per round, rounds pruned as we move on.

@@ -278,7 +278,7 @@ fn equivocating_leader_is_reported_and_voted_for_once() {
 /// Feeds `inputs` to `core`, answering its requests the way a node would:
 /// every block validates, and fetches are served from `serve`. Payload
 /// requests are left unanswered. Returns every output.
-fn drive(core: &mut Consensus, inputs: Vec<Input>, serve: &[Block]) -> Vec<Output> {
+pub(super) fn drive(core: &mut Consensus, inputs: Vec<Input>, serve: &[Block]) -> Vec<Output> {
     let mut queue: VecDeque<Input> = inputs.into();
     let mut all = Vec::new();
     while let Some(input) = queue.pop_front() {
@@ -303,7 +303,7 @@ fn drive(core: &mut Consensus, inputs: Vec<Input>, serve: &[Block]) -> Vec<Outpu
 
 /// A chain B1 <- B2 in rounds 1 and 2 (B2 carries QC(B1) signed by
 /// validators 0..3), each signed by its round's leader.
-fn two_blocks(
+pub(super) fn two_blocks(
     committee: &cairn_ledger::Committee,
     keys: &[cairn_ledger::SecretKey],
     genesis: &Block,

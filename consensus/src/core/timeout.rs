@@ -156,6 +156,16 @@ impl Consensus {
             out.push(Output::Equivocation(e));
         }
         if let Some(tc) = added.cert {
+            // Checked like a received one before it is used, shared or
+            // persisted: a certificate we form from bad parts is refused, not
+            // advertised.
+            if let Err(source) = tc.verify(&self.config.committee) {
+                out.push(Output::Rejected(ConsensusError::Invalid {
+                    what: "timeout certificate we formed",
+                    source,
+                }));
+                return;
+            }
             // Share it: validators that missed some timeouts re-align on it.
             out.push(Output::Broadcast(Message::TimeoutCertificate(tc.clone())));
             self.process_tc(&tc, out);
@@ -195,14 +205,21 @@ impl Consensus {
     /// Counts a verified vote; a quorum forms a QC that moves us to the next
     /// round. Votes for a block we lack may make us fetch it and vote.
     pub(super) fn add_vote(&mut self, vote: Vote, out: &mut Vec<Output>) {
-        let (round, hash, signer) = (vote.round, vote.block_hash, vote.signer);
+        let (round, hash, height, signer) = (vote.round, vote.block_hash, vote.height, vote.signer);
         let added = self.votes.add(vote, &self.config.committee.validators);
         if let Some(e) = added.evidence {
             out.push(Output::Equivocation(e));
         }
         match added.cert {
-            Some(qc) => self.process_qc(&qc, out),
-            None => self.fetch_voted_block(round, hash, signer, out),
+            // Checked like a received QC before it becomes our high QC.
+            Some(qc) => match self.verify_qc(&qc) {
+                Ok(()) => self.process_qc(&qc, out),
+                Err(source) => out.push(Output::Rejected(ConsensusError::Invalid {
+                    what: "QC we formed",
+                    source,
+                })),
+            },
+            None => self.fetch_voted_block(round, hash, height, signer, out),
         }
     }
 }

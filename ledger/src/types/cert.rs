@@ -2,6 +2,7 @@
 //!
 //! Vote message:    `cairn/vote/v1` || chain_id || block_hash || height (u64) || round (u64).
 //! Timeout message: `cairn/timeout/v1` || chain_id || round (u64) || high_qc_round (u64).
+//! A TC carries its signers' highest QC, proving the highest round they signed.
 //! A certificate lists each signer once, by index into the validator set, in
 //! strictly ascending order (the canonical form; anything else is rejected).
 
@@ -287,10 +288,20 @@ impl Decode for Timeout {
 }
 
 /// A timeout certificate: > 2/3 of the voting power timed out of `round`.
+///
+/// It carries the highest of its signers' high QCs, and is valid only if that
+/// QC's round is exactly the highest round the signers signed: a block extending
+/// a TC must extend a QC at least that high (2-chain voting rule), so whoever
+/// holds the TC holds such a QC. Without it, one Byzantine aggregator could
+/// add an entry claiming a QC nobody has and leave the next leader unable to
+/// propose (as in Aptos's 2-chain TC, which carries its highest QC too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimeoutCertificate {
     /// The round that timed out.
     pub round: Round,
+    /// The highest QC among the signers' timeouts; its round is the highest
+    /// high-QC round in `signatures`.
+    pub high_qc: QuorumCertificate,
     /// `(signer index, signer's high QC round, signature)`, signers strictly ascending.
     pub signatures: Vec<(u16, Round, Signature)>,
 }
@@ -306,7 +317,8 @@ impl TimeoutCertificate {
             .unwrap_or_default()
     }
 
-    /// Verifies signers, quorum and every signature (batched).
+    /// Verifies signers, quorum, that the carried high QC is valid and is
+    /// for exactly the highest round signed, and every signature (batched).
     pub fn verify(&self, committee: &Committee) -> Result<(), VerifyError> {
         if self.round == Round(0) {
             return Err(VerifyError::Malformed("no timeout certificate for round 0"));
@@ -318,6 +330,12 @@ impl TimeoutCertificate {
                 "a signer's high QC round is not below the TC round",
             ));
         }
+        if self.high_qc.round != self.max_high_qc_round() {
+            return Err(VerifyError::Malformed(
+                "the TC's high QC is not for the highest round its signers report",
+            ));
+        }
+        self.high_qc.verify(committee)?;
         let msgs: Vec<Vec<u8>> = self
             .signatures
             .iter()
@@ -337,7 +355,9 @@ impl TimeoutCertificate {
 
 impl Encode for TimeoutCertificate {
     fn encode_to(&self, w: &mut Writer) {
-        w.u64(self.round.0).u16(self.signatures.len() as u16);
+        w.u64(self.round.0);
+        self.high_qc.encode_to(w);
+        w.u16(self.signatures.len() as u16);
         for (i, hq, sig) in &self.signatures {
             w.u16(*i).u64(hq.0);
             sig.encode_to(w);
@@ -348,6 +368,7 @@ impl Encode for TimeoutCertificate {
 impl Decode for TimeoutCertificate {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let round = Round(r.u64("tc.round")?);
+        let high_qc = QuorumCertificate::decode_from(r)?;
         let n = r.u16("tc.signatures count")? as usize;
         let n = r.bounded(n, ValidatorSet::MAX_VALIDATORS, "tc.signatures")?;
         let mut signatures = Vec::with_capacity(n);
@@ -357,7 +378,11 @@ impl Decode for TimeoutCertificate {
             let hq = Round(r.u64("tc.high_qc_round")?);
             signatures.push((i, hq, Signature::decode_from(r)?));
         }
-        Ok(TimeoutCertificate { round, signatures })
+        Ok(TimeoutCertificate {
+            round,
+            high_qc,
+            signatures,
+        })
     }
 }
 

@@ -147,6 +147,7 @@ impl ChainBuilder {
                 .collect();
             Some(TimeoutCertificate {
                 round: tc_round,
+                high_qc: self.prev_qc.clone(),
                 signatures,
             })
         } else {

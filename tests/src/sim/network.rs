@@ -10,6 +10,8 @@ use rand_chacha::ChaCha8Rng;
 pub type NodeId = usize;
 
 /// What travels between simulated nodes.
+// A simulation's packets live briefly in the event queue: size is not a concern.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Packet {
     /// A consensus message.

@@ -4,7 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use cairn_ledger::types::tx::verify_all;
 use cairn_ledger::{Account, Address, ChainId, Hash, SignedTransaction};
@@ -17,6 +20,7 @@ use super::error::MempoolError;
 use super::pool::Pool;
 use super::rejections::Rejections;
 use super::view::AccountView;
+use crate::node::env::Env;
 
 /// Where transactions came from: local ones are handed out for gossip
 /// ([`Mempool::drain_fresh`]); a peer's were gossiped already.
@@ -37,6 +41,8 @@ pub struct Mempool {
     verified: Mutex<LruCache<Hash, ()>>,
     rejections: Rejections,
     admitted: watch::Sender<u64>,
+    /// Where signature batches are verified.
+    env: Arc<Env>,
 }
 
 /// Admission's state between its stateless and stateful halves.
@@ -53,6 +59,12 @@ struct Batch {
 impl Mempool {
     /// An empty mempool for `chain_id`. `config` should be validated.
     pub fn new(config: MempoolConfig, chain_id: ChainId) -> Mempool {
+        Mempool::with_env(config, chain_id, Arc::new(Env::production()))
+    }
+
+    /// An empty mempool that verifies signatures through `env` (the node's,
+    /// or a simulated one).
+    pub fn with_env(config: MempoolConfig, chain_id: ChainId, env: Arc<Env>) -> Mempool {
         let cache = NonZeroUsize::new(config.verified_cache).unwrap_or(NonZeroUsize::MIN);
         Mempool {
             pool: Mutex::new(Pool::new(config.clone())),
@@ -61,6 +73,7 @@ impl Mempool {
             chain_id,
             rejections: Rejections::default(),
             admitted: watch::Sender::new(0),
+            env,
         }
     }
 
@@ -71,7 +84,7 @@ impl Mempool {
 
     /// Submits raw signed transactions (the RPC path): one result per item,
     /// in order. Decoding is done here; signatures are verified in one batch
-    /// on the rayon pool via `spawn_blocking`, never under the lock.
+    /// on the rayon pool (off the async tasks), never under the lock.
     pub async fn submit<V: AccountView + Sync>(
         &self,
         raw: Vec<Vec<u8>>,
@@ -100,14 +113,7 @@ impl Mempool {
                 .iter()
                 .map(|&i| batch.todo[i].1.clone())
                 .collect();
-            match tokio::task::spawn_blocking(move || verify_all(&txs)).await {
-                Ok(bad) => bad,
-                // The verifier panicked: a bug. Treat every item as unverified.
-                Err(e) => {
-                    tracing::error!(error = %e, "signature verification task failed");
-                    (0..batch.unverified.len()).collect()
-                }
-            }
+            self.env.cpu(move || verify_all(&txs)).await
         };
         self.finish(&mut batch, &bad, origin, view);
         self.collect(batch)

@@ -436,7 +436,8 @@ fn refresh_after_sync_drops_what_became_stale() {
 
 #[test]
 fn old_transactions_expire_oldest_first() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
+    use tokio::time::Instant;
     let mut pool = super::pool::Pool::new(config());
     let t0 = Instant::now();
     let acct = Account {

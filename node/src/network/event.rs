@@ -80,6 +80,12 @@ pub enum Validation {
 pub struct Responder(pub(crate) oneshot::Sender<Response>);
 
 impl Responder {
+    /// A responder answering into `tx` (for a simulated network; the libp2p
+    /// task makes its own).
+    pub fn new(tx: oneshot::Sender<Response>) -> Responder {
+        Responder(tx)
+    }
+
     /// Sends the answer. A [`Response::Blocks`] larger than the response
     /// limit is cut to the blocks that fit.
     pub fn respond(self, response: Response) {

@@ -23,38 +23,57 @@ use super::wire::{encode_tx_batch, Request, Response, MAX_TX_BATCH};
 
 /// Which gossip topic a message goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Topic {
+pub enum Topic {
+    /// Transaction batches.
     Txs,
+    /// Proposals, timeouts and TCs.
     Consensus,
 }
 
-pub(crate) type Reply = oneshot::Sender<Result<Response>>;
+/// Where the answer to a request goes.
+pub type Reply = oneshot::Sender<Result<Response>>;
 
-/// A command for the network task.
+/// A command for the network task (the libp2p swarm, or the simulator's
+/// router: see [`super::SimLink`]).
 // A proposal (a whole block header inline) dwarfs the other variants; these
 // values are moved once, from decoder to consumer, so boxing would only add
 // an allocation per message.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub(crate) enum Command {
+pub enum Command {
+    /// Gossip encoded bytes on a topic.
     Publish {
+        /// The topic.
         topic: Topic,
+        /// The encoded message or transaction batch.
         data: Vec<u8>,
     },
+    /// Send a request to one peer; with `reply`, its answer goes there.
     Request {
+        /// The peer.
         peer: PeerId,
+        /// What to ask (a consensus message is sent this way too).
         request: Request,
+        /// Where the answer goes; `None` for fire-and-forget sends.
         reply: Option<Reply>,
     },
+    /// The node's verdict on a gossip message it was handed.
     Report {
+        /// The message's gossip id.
         id: MessageId,
+        /// Who forwarded it.
         source: PeerId,
+        /// Forward it or not.
         outcome: Validation,
     },
+    /// Count misbehaviour against a peer.
     Penalise {
+        /// The peer.
         peer: PeerId,
+        /// What it did.
         why: Misbehaviour,
     },
+    /// Stop the network.
     Shutdown,
 }
 

@@ -20,6 +20,7 @@ mod identity;
 mod peers;
 mod requests;
 mod service;
+mod sim;
 mod task;
 mod wire;
 
@@ -30,13 +31,14 @@ pub use codec::FrameError;
 pub use config::{NetworkConfig, BLOCK_OVERHEAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES};
 pub use error::{NetError, Result};
 pub use event::{GossipPayload, NetworkEvent, Responder, Validation};
-pub use handle::{NetworkHandle, NetworkStats};
+pub use handle::{Command, NetworkHandle, NetworkStats, Reply, Topic};
 pub use identity::{keypair_of, peer_id_of};
 pub use libp2p::gossipsub::MessageId;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peers::Misbehaviour;
 pub use service::{socket_multiaddr, Network};
+pub use sim::{SimLink, SimPeers};
 pub use wire::{
-    consensus_topic, txs_topic, ErrorCode, PeerStatus, Request, Response, SyncBatch, MAX_TX_BATCH,
-    RR_PROTOCOL,
+    consensus_topic, decode_consensus, decode_tx_batch, txs_topic, ErrorCode, PeerStatus, Request,
+    Response, SyncBatch, MAX_TX_BATCH, RR_PROTOCOL,
 };

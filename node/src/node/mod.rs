@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod driver;
+pub mod env;
 pub mod sync;
 
 use std::path::Path;
@@ -103,9 +104,11 @@ pub async fn run(
         .await
         .context("starting the network")?;
 
-    let mempool = Arc::new(Mempool::new(
+    let env = Arc::new(env::Env::production());
+    let mempool = Arc::new(Mempool::with_env(
         config.mempool.clone(),
         genesis.chain_id.clone(),
+        env.clone(),
     ));
     let (status_tx, status_rx) = watch::channel(NodeStatus::default());
     let (committed_tx, _) = broadcast::channel(256);
@@ -157,6 +160,7 @@ pub async fn run(
         metrics,
         status: status_tx,
         committed: committed_tx,
+        env,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut driver = tokio::spawn(driver::Driver::run(parts, shutdown_rx));

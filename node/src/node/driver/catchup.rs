@@ -11,13 +11,13 @@
 //! the core is paused (its timer, its queued inputs and peers' consensus
 //! messages wait or are dropped), so the store's tip moves only by sync.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cairn_consensus::{Consensus, Input, SafetyData};
 use cairn_ledger::store::Store;
 use cairn_ledger::{Decode, Height};
 use libp2p::PeerId;
-use rand::seq::SliceRandom;
+use tokio::time::Instant;
 
 use super::{Driver, Job};
 use crate::network::{PeerStatus, Request, Response, SyncBatch};
@@ -79,13 +79,15 @@ impl Driver {
         if self.probing || self.sync.is_some() {
             return;
         }
-        let mut peers = self.net.connected_peers();
-        peers.shuffle(&mut rand::thread_rng());
-        let Some(&peer) = peers.first() else { return };
+        let peers = self.net.connected_peers();
+        if peers.is_empty() {
+            return;
+        }
+        let peer = peers[self.env.random_index(peers.len())];
         self.probing = true;
         let net = self.net.clone();
         let jobs = self.jobs_tx.clone();
-        tokio::spawn(async move {
+        self.env.spawn(async move {
             let status = match net.request(peer, Request::Status).await {
                 Ok(Response::Status(status)) => Some(status),
                 _ => None,
@@ -122,7 +124,7 @@ impl Driver {
     fn request_sync_batch(&self, peer: PeerId, from: Height) {
         let net = self.net.clone();
         let jobs = self.jobs_tx.clone();
-        tokio::spawn(async move {
+        self.env.spawn(async move {
             let req = Request::SyncBlocks {
                 from,
                 max: MAX_SYNC_BLOCKS as u16,
@@ -155,11 +157,13 @@ impl Driver {
         };
         let store = self.store.clone();
         let committee = self.committee.clone();
-        let result =
-            tokio::task::spawn_blocking(move || sync::apply(&store, &committee, &batch)).await;
+        let result = self
+            .env
+            .cpu(move || sync::apply(&store, &committee, &batch))
+            .await;
         match result {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => {
+            Ok(0) => {}
+            Ok(n) => {
                 state.applied += n;
                 self.sync = Some(state);
                 if let Ok(Some(tip)) = self.store.tip() {
@@ -170,14 +174,13 @@ impl Driver {
                     }
                 }
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::warn!(error = %e, %peer, "peer sent an invalid sync batch");
                 let _ = self
                     .net
                     .penalise(peer, crate::network::Misbehaviour::Invalid)
                     .await;
             }
-            Err(e) => tracing::error!(error = %e, "sync task failed"),
         }
         self.finish_sync(state).await;
     }

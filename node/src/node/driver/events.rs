@@ -43,7 +43,7 @@ impl Driver {
                 let mempool = self.mempool.clone();
                 let store = self.store.clone();
                 let net = self.net.clone();
-                tokio::spawn(async move {
+                self.env.spawn(async move {
                     let results = mempool
                         .submit_decoded(txs.into_iter().map(Ok).collect(), Origin::Peer, &*store)
                         .await;
@@ -80,7 +80,7 @@ impl Driver {
                     return;
                 };
                 let store = self.store.clone();
-                tokio::task::spawn_blocking(move || {
+                self.env.spawn_cpu(move || {
                     respond.respond(serve_sync(&store, from, max));
                     drop(permit);
                 });

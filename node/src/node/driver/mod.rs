@@ -15,7 +15,9 @@ mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use cairn_consensus::{Consensus, Input};
 use cairn_ledger::store::Store;
@@ -24,6 +26,7 @@ use libp2p::PeerId;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::app::App;
+use super::env::Env;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::network::{NetworkEvent, NetworkHandle};
@@ -88,6 +91,8 @@ pub struct DriverParts {
     pub status: watch::Sender<NodeStatus>,
     /// Committed blocks, for subscribers.
     pub committed: broadcast::Sender<CommittedBlock>,
+    /// Clock, executors, randomness.
+    pub env: Arc<Env>,
 }
 
 /// The driver's state.
@@ -104,6 +109,7 @@ pub struct Driver {
     metrics: Arc<Metrics>,
     status: watch::Sender<NodeStatus>,
     committed_tx: broadcast::Sender<CommittedBlock>,
+    env: Arc<Env>,
     jobs_tx: mpsc::Sender<Job>,
     timer: Option<(Round, Instant)>,
     last_commit: Instant,
@@ -150,6 +156,7 @@ impl Driver {
             metrics,
             status,
             committed,
+            env,
         } = parts;
         let committee = consensus.committee.clone();
         let core = catchup::core_from_store(&consensus, &store)?;
@@ -174,6 +181,7 @@ impl Driver {
             metrics,
             status,
             committed_tx: committed,
+            env,
             jobs_tx,
             timer: None,
             last_commit: Instant::now(),
@@ -329,7 +337,7 @@ impl Driver {
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -4,20 +4,15 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use cairn_consensus::{Input, Message, Output, PayloadRequest};
 use cairn_ledger::{Block, CommitProof, Encode, Hash, QuorumCertificate};
 
 use super::{CommittedBlock, Driver, Job};
 use crate::network::Request;
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 impl Driver {
     /// Carries out one output; returns an input for ourselves, if any.
@@ -27,10 +22,9 @@ impl Driver {
         }
         match out {
             Output::Persist(data) => {
-                let store = self.store.clone();
                 let bytes = data.to_bytes();
                 // fsync: nothing after this output may be sent before it is durable.
-                if let Err(e) = tokio::task::block_in_place(|| store.put_safety(&bytes)) {
+                if let Err(e) = self.env.blocking(|| self.store.put_safety(&bytes)) {
                     // Continuing could sign twice after a crash: stop instead.
                     tracing::error!(error = %e, "cannot persist consensus safety data; stopping");
                     std::process::exit(70);
@@ -39,8 +33,7 @@ impl Driver {
             }
             Output::PersistBlock(block) => {
                 // Made durable by the synced Persist that follows it.
-                let store = self.store.clone();
-                if let Err(e) = tokio::task::block_in_place(|| store.put_pending_block(&block)) {
+                if let Err(e) = self.env.blocking(|| self.store.put_pending_block(&block)) {
                     tracing::error!(error = %e, "cannot store a block we vote for; stopping");
                     std::process::exit(70);
                 }
@@ -148,7 +141,7 @@ impl Driver {
         );
         match self
             .app
-            .build(req, key.address(), txs, now_ms().max(parent_ts))
+            .build(req, key.address(), txs, self.env.now_ms().max(parent_ts))
         {
             Ok(block) => Some(block),
             Err(e) => {
@@ -162,20 +155,10 @@ impl Driver {
         let app = self.app.clone();
         let mempool = self.mempool.clone();
         let jobs = self.jobs_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let hash = block.hash();
-            let result = app.check(&block, |h| mempool.is_verified(h));
-            let valid = match result {
-                Ok(()) => {
-                    mempool.mark_verified(block.txs.iter().map(|t| t.hash()));
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, height = %block.header.height, "refusing proposed block");
-                    false
-                }
-            };
-            let _ = jobs.blocking_send(Job::Validated { hash, valid });
+        let env = self.env.clone();
+        self.env.spawn(async move {
+            let (hash, valid) = env.cpu(move || check_block(&app, &mempool, &block)).await;
+            let _ = jobs.send(Job::Validated { hash, valid }).await;
         });
     }
 
@@ -184,7 +167,7 @@ impl Driver {
         let jobs = self.jobs_tx.clone();
         let first = self.peers_by_index.get(from as usize).copied().flatten();
         let others: Vec<_> = net.connected_peers();
-        tokio::spawn(async move {
+        self.env.spawn(async move {
             let candidates = first
                 .into_iter()
                 .chain(others.into_iter().filter(|p| Some(*p) != first));
@@ -206,9 +189,9 @@ impl Driver {
     /// core's highest QC certifies its child from the next round.
     fn commit(&mut self, block: Block, certificate: QuorumCertificate) {
         let proof = self.commit_proof(&block);
-        let store = self.store.clone();
-        let result = tokio::task::block_in_place(|| {
-            store.commit_block_with_proof(&block, &certificate, proof.as_ref())
+        let result = self.env.blocking(|| {
+            self.store
+                .commit_block_with_proof(&block, &certificate, proof.as_ref())
         });
         match result {
             Ok(c) => {
@@ -225,7 +208,7 @@ impl Driver {
                 }
                 self.last_commit = Instant::now();
                 let since_proposal =
-                    now_ms().saturating_sub(block.header.timestamp_ms) as f64 / 1000.0;
+                    self.env.now_ms().saturating_sub(block.header.timestamp_ms) as f64 / 1000.0;
                 self.metrics.commit_latency_seconds.observe(since_proposal);
                 tracing::info!(height = %c.height, hash = %c.hash, txs = n, state_root = %c.state_root, "committed");
                 let _ = self.committed_tx.send(CommittedBlock {
@@ -251,6 +234,21 @@ impl Driver {
             child: child.header.clone(),
             child_qc: qc.clone(),
         })
+    }
+}
+
+/// The application's verdict on a proposed block (CPU-heavy: signatures).
+fn check_block(app: &super::App, mempool: &crate::mempool::Mempool, block: &Block) -> (Hash, bool) {
+    let hash = block.hash();
+    match app.check(block, |h| mempool.is_verified(h)) {
+        Ok(()) => {
+            mempool.mark_verified(block.txs.iter().map(|t| t.hash()));
+            (hash, true)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, height = %block.header.height, "refusing proposed block");
+            (hash, false)
+        }
     }
 }
 

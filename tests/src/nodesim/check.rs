@@ -1,0 +1,183 @@
+//! The checks at the end of a run, on top of those made as it went
+//! (`observe`): every transfer committed (none lost, whatever crashed);
+//! every node's store holds the same chain and its mempool drained; after
+//! the faults healed, transfers commit promptly; and while one validator was
+//! cut off, the other three kept committing the load at speed.
+
+use std::time::Duration;
+
+use cairn_ledger::Height;
+use tokio::time::Instant;
+
+use super::load::Load;
+use super::node::{Shared, SimNode};
+use super::Stats;
+
+/// After the faults heal, allow this long for the chain to settle...
+const SETTLE: Duration = Duration::from_secs(5);
+/// ...after which every transfer must commit within this long.
+const HEALED_LATENCY: Duration = Duration::from_secs(3);
+/// While one validator is cut off, transfers sent to the others must commit
+/// within this long (the faults issue: it was seconds per block).
+const QUORUM_SIDE_LATENCY: Duration = Duration::from_millis(2_500);
+
+/// A window during which validator `.0` was cut off.
+pub type Isolation = (usize, Instant, Instant);
+
+/// Final checks; the run's figures if they all pass.
+pub fn finish(
+    sh: &Shared,
+    nodes: &[SimNode],
+    load: &Load,
+    isolation: Option<Isolation>,
+    healed_at: Instant,
+) -> Result<Stats, Vec<String>> {
+    let mut v = sh.observer.violations();
+    let latencies = transfers(sh, load, &mut v);
+    stores_agree(nodes, sh.observer.last_tx_height(), &mut v);
+    prompt_after_heal(sh, load, healed_at, &mut v);
+    if let Some(iso) = isolation {
+        quorum_side_keeps_up(sh, load, iso, &mut v);
+    }
+    if !v.is_empty() {
+        return Err(v);
+    }
+    let pct = |p: usize| {
+        latencies
+            .get(latencies.len() * p / 100)
+            .copied()
+            .unwrap_or(0)
+    };
+    Ok(Stats {
+        height: sh.observer.max_height().0,
+        transfers: load.sent.len(),
+        p50_ms: pct(50),
+        p99_ms: pct(99),
+        resubmissions: load.sent.iter().map(|s| u64::from(s.attempts - 1)).sum(),
+    })
+}
+
+/// Every transfer committed; returns the sorted latencies (ms).
+fn transfers(sh: &Shared, load: &Load, v: &mut Vec<String>) -> Vec<u64> {
+    let mut latencies = Vec::with_capacity(load.sent.len());
+    let mut lost = Vec::new();
+    for s in &load.sent {
+        match sh.observer.committed_at(&s.hash) {
+            Some(at) => latencies.push(at.duration_since(s.first).as_millis() as u64),
+            None => lost.push(s),
+        }
+    }
+    if let Some(s) = lost.first() {
+        v.push(format!(
+            "{} of {} transfers never committed; the first: {} (home node {}, {} attempts, admitted: {}, first sent at {} ms)",
+            lost.len(),
+            load.sent.len(),
+            s.hash,
+            s.home,
+            s.attempts,
+            s.acked,
+            s.first.duration_since(sh.start).as_millis()
+        ));
+    }
+    latencies.sort_unstable();
+    latencies
+}
+
+/// Every node is up with the same blocks, holds every block with
+/// transactions, and its mempool is empty. Tips may differ by the idle tail:
+/// the empty blocks whose commit only the last QC's collector has seen.
+fn stores_agree(nodes: &[SimNode], last_tx: Height, v: &mut Vec<String>) {
+    let mut tips = Vec::new();
+    for n in nodes {
+        let Some(up) = &n.up else {
+            v.push(format!("node {} is down at the end", n.index));
+            continue;
+        };
+        let tip = up
+            .store
+            .tip()
+            .ok()
+            .flatten()
+            .map_or(Height(0), |t| t.height);
+        tips.push((n.index, tip, up));
+        if !up.mempool.is_empty() {
+            v.push(format!(
+                "node {}: {} transactions left in its mempool at the end",
+                n.index,
+                up.mempool.len()
+            ));
+        }
+    }
+    let Some(max) = tips.iter().map(|t| t.1).max() else {
+        return;
+    };
+    for (i, tip, _) in &tips {
+        if *tip < last_tx {
+            v.push(format!(
+                "node {i} ended at height {tip}, below the last block with transactions ({last_tx}; the highest tip is {max}): it did not catch up"
+            ));
+        }
+    }
+    let low = tips.iter().map(|t| t.1).min().unwrap_or_default();
+    for h in 1..=low.0 {
+        let hashes: Vec<_> = tips
+            .iter()
+            .map(|(_, _, up)| up.store.block_hash_at(Height(h)).ok().flatten())
+            .collect();
+        if hashes.iter().any(|x| *x != hashes[0] || x.is_none()) {
+            v.push(format!("stores differ at height {h}: {hashes:?}"));
+            return;
+        }
+    }
+}
+
+/// Once the faults have healed and the chain settled, transfers commit promptly.
+fn prompt_after_heal(sh: &Shared, load: &Load, healed_at: Instant, v: &mut Vec<String>) {
+    let from = healed_at + SETTLE;
+    let slow = load.sent.iter().filter(|s| s.first >= from).find(|s| {
+        sh.observer
+            .committed_at(&s.hash)
+            .is_some_and(|at| at.duration_since(s.first) > HEALED_LATENCY)
+    });
+    if let Some(s) = slow {
+        let took = sh
+            .observer
+            .committed_at(&s.hash)
+            .map(|at| at.duration_since(s.first));
+        v.push(format!(
+            "after healing, transfer {} sent at {} ms took {took:?} to commit (bound {HEALED_LATENCY:?})",
+            s.hash,
+            s.first.duration_since(sh.start).as_millis()
+        ));
+    }
+}
+
+/// While one validator is cut off, the others are a quorum and must commit
+/// what is sent to them at speed.
+fn quorum_side_keeps_up(sh: &Shared, load: &Load, iso: Isolation, v: &mut Vec<String>) {
+    let (victim, from, until) = iso;
+    let window = (from + Duration::from_secs(2))..(until - QUORUM_SIDE_LATENCY);
+    let mut checked = 0;
+    let mut slow = Vec::new();
+    for s in load
+        .sent
+        .iter()
+        .filter(|s| s.home != victim && window.contains(&s.first))
+    {
+        checked += 1;
+        let took = sh
+            .observer
+            .committed_at(&s.hash)
+            .map(|at| at.duration_since(s.first));
+        if took.is_none_or(|t| t > QUORUM_SIDE_LATENCY) {
+            slow.push((s, took));
+        }
+    }
+    if let Some((s, took)) = slow.first() {
+        v.push(format!(
+            "with node {victim} cut off, {} of {checked} transfers sent to the other three took over {QUORUM_SIDE_LATENCY:?} to commit; the first sent at {} ms took {took:?}",
+            slow.len(),
+            s.first.duration_since(sh.start).as_millis()
+        ));
+    }
+}

@@ -1,0 +1,372 @@
+//! The simulated network between real nodes: it reads the commands each
+//! node's production `NetworkHandle` issues (through `SimLink`) and delivers
+//! `NetworkEvent`s to the others after a seeded delay, with loss,
+//! duplication, partitions and isolation, as libp2p would deliver them:
+//!
+//! - gossip goes to every connected node once per message id (gossipsub's
+//!   seen cache), and a node publishing bytes it published before is refused
+//!   (gossipsub's duplicate-publish rule: re-sent identical timeouts are dropped);
+//! - requests go to one node and their answer comes back, or the requester
+//!   gets a timeout after `request_timeout`; a consensus message sent directly
+//!   arrives as `NetworkEvent::Direct`;
+//! - requests and responses travel encoded and are decoded on arrival, so the
+//!   wire codec is exercised as on a real network.
+//!
+//! Delivery is a task per message sleeping on the paused tokio clock, so the
+//! order of events depends only on the seed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_consensus::Message;
+use cairn_ledger::{ChainId, Hash};
+use cairn_node::network::{
+    decode_consensus, decode_tx_batch, Command, GossipPayload, MessageId, NetError, NetworkEvent,
+    PeerId, Reply, Request, Responder, Response, SimPeers, Topic,
+};
+use parking_lot::Mutex;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::{mpsc, oneshot};
+
+use super::observe::Observer;
+
+/// How long a request waits for its answer (the production default is 10 s).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest response, as the real network's default.
+const MAX_RESPONSE: usize = 64 << 20;
+
+/// Link behaviour.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    /// Shortest one-way delay (ms).
+    pub min_delay_ms: u64,
+    /// Longest one-way delay (ms).
+    pub max_delay_ms: u64,
+    /// Probability a message is lost.
+    pub loss: f64,
+    /// Probability a message is delivered twice.
+    pub dup: f64,
+}
+
+/// One node as the network sees it.
+#[derive(Debug)]
+struct Port {
+    peer: PeerId,
+    /// Where events for the running incarnation go; `None` while down.
+    events: Option<mpsc::Sender<NetworkEvent>>,
+    peers: Option<SimPeers>,
+    incarnation: u64,
+    /// Gossip ids delivered to this incarnation.
+    seen: HashSet<MessageId>,
+    /// Gossip ids this node published (duplicates are refused).
+    published: HashSet<MessageId>,
+}
+
+/// The shared network state.
+#[derive(Debug)]
+pub struct NetState {
+    chain: ChainId,
+    rng: ChaCha8Rng,
+    /// Current link behaviour.
+    pub cfg: LinkConfig,
+    ports: Vec<Port>,
+    /// Group of each node while partitioned (`None`: fully connected).
+    groups: Option<Vec<u8>>,
+    /// Gossip messages dropped because a node's event queue was full.
+    pub dropped: u64,
+    observer: Arc<Observer>,
+}
+
+/// A cloneable handle to the network.
+#[derive(Clone, Debug)]
+pub struct Net(Arc<Mutex<NetState>>);
+
+impl Net {
+    /// A network for nodes with these peer ids.
+    pub fn new(
+        chain: ChainId,
+        peers: Vec<PeerId>,
+        cfg: LinkConfig,
+        rng: ChaCha8Rng,
+        observer: Arc<Observer>,
+    ) -> Net {
+        let ports = peers
+            .into_iter()
+            .map(|peer| Port {
+                peer,
+                events: None,
+                peers: None,
+                incarnation: 0,
+                seen: HashSet::new(),
+                published: HashSet::new(),
+            })
+            .collect();
+        Net(Arc::new(Mutex::new(NetState {
+            chain,
+            rng,
+            cfg,
+            ports,
+            groups: None,
+            dropped: 0,
+            observer,
+        })))
+    }
+
+    /// Node `i` came up: its events go to `events`; returns its incarnation.
+    pub fn attach(&self, i: usize, events: mpsc::Sender<NetworkEvent>, peers: SimPeers) -> u64 {
+        let mut s = self.0.lock();
+        let port = &mut s.ports[i];
+        port.incarnation += 1;
+        port.events = Some(events);
+        port.peers = Some(peers);
+        port.seen.clear();
+        port.published.clear();
+        let inc = port.incarnation;
+        s.refresh_peers();
+        inc
+    }
+
+    /// Node `i` went down.
+    pub fn detach(&self, i: usize) {
+        let mut s = self.0.lock();
+        s.ports[i].events = None;
+        s.ports[i].peers = None;
+        s.refresh_peers();
+    }
+
+    /// Cuts the network into groups (`groups[node]`).
+    pub fn partition(&self, groups: Vec<u8>) {
+        let mut s = self.0.lock();
+        s.groups = Some(groups);
+        s.refresh_peers();
+    }
+
+    /// Reconnects everyone.
+    pub fn heal(&self) {
+        let mut s = self.0.lock();
+        s.groups = None;
+        s.refresh_peers();
+    }
+
+    /// Sets the link behaviour.
+    pub fn set_links(&self, cfg: LinkConfig) {
+        self.0.lock().cfg = cfg;
+    }
+
+    /// Gossip dropped at full queues so far.
+    pub fn dropped(&self) -> u64 {
+        self.0.lock().dropped
+    }
+
+    /// Whether `a` and `b` can talk now.
+    pub fn connected(&self, a: usize, b: usize) -> bool {
+        self.0.lock().connected(a, b)
+    }
+
+    /// Carries out one command of node `from`.
+    pub fn handle(&self, from: usize, cmd: Command) {
+        match cmd {
+            Command::Publish { topic, data } => self.publish(from, topic, data),
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => self.request(from, peer, request, reply),
+            Command::Report { .. } | Command::Penalise { .. } | Command::Shutdown => {}
+        }
+    }
+
+    fn publish(&self, from: usize, topic: Topic, data: Vec<u8>) {
+        let id = gossip_id(topic, &data);
+        let mut s = self.0.lock();
+        if !s.ports[from].published.insert(id.clone()) {
+            return; // gossipsub refuses to publish the same content twice
+        }
+        let payload = match topic {
+            Topic::Txs => decode_tx_batch(&data, &s.chain).map(GossipPayload::Txs),
+            Topic::Consensus => decode_consensus(&data, &s.chain).map(GossipPayload::Consensus),
+        };
+        let Ok(payload) = payload else {
+            return; // nothing a real peer would accept either
+        };
+        if let GossipPayload::Consensus(m) = &payload {
+            s.observer.sent(from, m);
+        }
+        let source = s.ports[from].peer;
+        for to in 0..s.ports.len() {
+            if to == from || !s.connected(from, to) {
+                continue;
+            }
+            for delay in s.delays() {
+                let (net, id, payload) = (self.clone(), id.clone(), payload.clone());
+                let inc = s.ports[to].incarnation;
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    net.deliver_gossip(to, inc, source, id, payload);
+                });
+            }
+        }
+    }
+
+    fn deliver_gossip(
+        &self,
+        to: usize,
+        inc: u64,
+        source: PeerId,
+        id: MessageId,
+        payload: GossipPayload,
+    ) {
+        let mut s = self.0.lock();
+        let port = &mut s.ports[to];
+        if port.incarnation != inc || !port.seen.insert(id.clone()) {
+            return;
+        }
+        let Some(events) = &port.events else { return };
+        let event = NetworkEvent::Gossip {
+            source,
+            id,
+            payload,
+        };
+        if events.try_send(event).is_err() {
+            s.dropped += 1;
+        }
+    }
+
+    fn request(&self, from: usize, peer: PeerId, request: Request, reply: Option<Reply>) {
+        let mut s = self.0.lock();
+        if let Request::Consensus(m) = &request {
+            s.observer.sent(from, m);
+        }
+        let target = s.ports.iter().position(|p| p.peer == peer);
+        let delays = match target {
+            Some(to) if s.connected(from, to) => s.delays(),
+            _ => Vec::new(),
+        };
+        let back = s.delays();
+        let source = s.ports[from].peer;
+        let inc = target.map_or(0, |t| s.ports[t].incarnation);
+        let chain = s.chain.clone();
+        drop(s);
+        let (Some(to), Some(&there)) = (target, delays.first()) else {
+            // Unreachable or lost: the requester's timeout answers.
+            if let Some(reply) = reply {
+                tokio::spawn(async move {
+                    tokio::time::sleep(REQUEST_TIMEOUT).await;
+                    let _ = reply.send(Err(NetError::Timeout { peer }));
+                });
+            }
+            return;
+        };
+        let bytes = request.to_bytes();
+        let net = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(there).await;
+            let Ok(request) = Request::decode(&bytes, &chain) else {
+                return;
+            };
+            let answer = match request {
+                Request::Consensus(message) => {
+                    net.deliver_direct(to, inc, source, message);
+                    return;
+                }
+                other => net.ask(to, inc, source, other).await,
+            };
+            let Some(reply) = reply else { return };
+            let result = match (answer, back.first()) {
+                (Some(resp), Some(&d)) => {
+                    tokio::time::sleep(d).await;
+                    let bytes = resp.encode_within(MAX_RESPONSE).unwrap_or_default();
+                    Response::decode(&bytes, &chain).map_err(|e| NetError::RequestFailed {
+                        peer,
+                        why: e.to_string(),
+                    })
+                }
+                _ => {
+                    tokio::time::sleep(REQUEST_TIMEOUT.saturating_sub(there)).await;
+                    Err(NetError::Timeout { peer })
+                }
+            };
+            let result = match result {
+                Ok(Response::Error(code)) => Err(NetError::Refused { peer, code }),
+                other => other,
+            };
+            let _ = reply.send(result);
+        });
+    }
+
+    fn deliver_direct(&self, to: usize, inc: u64, source: PeerId, message: Message) {
+        let s = self.0.lock();
+        if s.ports[to].incarnation != inc {
+            return; // the connection it travelled on died with that incarnation
+        }
+        if let Some(events) = &s.ports[to].events {
+            let _ = events.try_send(NetworkEvent::Direct {
+                peer: source,
+                message,
+            });
+        }
+    }
+
+    /// Hands a request to node `to` and waits for its answer.
+    async fn ask(&self, to: usize, inc: u64, source: PeerId, request: Request) -> Option<Response> {
+        let (tx, rx) = oneshot::channel();
+        let events = {
+            let s = self.0.lock();
+            if s.ports[to].incarnation != inc {
+                return None;
+            }
+            s.ports[to].events.clone()?
+        };
+        let event = NetworkEvent::Request {
+            peer: source,
+            request,
+            respond: Responder::new(tx),
+        };
+        events.try_send(event).ok()?;
+        tokio::time::timeout(REQUEST_TIMEOUT, rx).await.ok()?.ok()
+    }
+}
+
+impl NetState {
+    fn connected(&self, a: usize, b: usize) -> bool {
+        let up = |i: usize| self.ports[i].events.is_some();
+        up(a) && up(b) && self.groups.as_ref().is_none_or(|g| g[a] == g[b])
+    }
+
+    /// Delays for one message: none if lost, two if duplicated.
+    fn delays(&mut self) -> Vec<Duration> {
+        let cfg = self.cfg.clone();
+        if self.rng.gen_bool(cfg.loss) {
+            return Vec::new();
+        }
+        let mut d = vec![self.rng.gen_range(cfg.min_delay_ms..=cfg.max_delay_ms)];
+        if self.rng.gen_bool(cfg.dup) {
+            d.push(self.rng.gen_range(cfg.min_delay_ms..=cfg.max_delay_ms));
+        }
+        d.into_iter().map(Duration::from_millis).collect()
+    }
+
+    /// Tells every running node which peers it is connected to.
+    fn refresh_peers(&self) {
+        for (i, port) in self.ports.iter().enumerate() {
+            if let Some(peers) = &port.peers {
+                let list = (0..self.ports.len())
+                    .filter(|j| *j != i && self.connected(i, *j))
+                    .map(|j| self.ports[j].peer)
+                    .collect();
+                peers.set(list);
+            }
+        }
+    }
+}
+
+/// A gossip id as gossipsub computes it for Cairn: SHA-256 of topic and content.
+fn gossip_id(topic: Topic, data: &[u8]) -> MessageId {
+    let tag: &[u8] = match topic {
+        Topic::Txs => b"txs",
+        Topic::Consensus => b"consensus",
+    };
+    MessageId::new(&Hash::tagged(tag, &[data]).0)
+}

@@ -1,0 +1,165 @@
+//! What the simulator sees happen, checked as it happens:
+//!
+//! - no double signing: an honest validator never sends two different votes,
+//!   two timeouts with different high-QC rounds, or two different proposals
+//!   for one round (across crashes and restarts), nor votes in a round after
+//!   timing out of it;
+//! - agreement: no two nodes commit different blocks at one height, and each
+//!   node's commits extend its previous one;
+//! - when each transaction first committed, and each node's last commit (for
+//!   the latency and stall checks at the end of a run).
+
+use std::collections::{BTreeMap, HashMap};
+
+use cairn_consensus::Message;
+use cairn_ledger::{Hash, Height, Round};
+use cairn_node::node::driver::CommittedBlock;
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+/// Records and checks; shared by the network, the nodes and the harness.
+#[derive(Debug)]
+pub struct Observer {
+    honest: Vec<bool>,
+    inner: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    votes: BTreeMap<(u16, Round), Hash>,
+    timeouts: BTreeMap<(u16, Round), Round>,
+    proposals: BTreeMap<(u16, Round), Hash>,
+    commits: BTreeMap<Height, Hash>,
+    /// Per node: (height, hash, when) of its latest commit.
+    tips: HashMap<usize, (Height, Hash, Instant)>,
+    /// Transaction hash -> when it first committed.
+    committed_txs: HashMap<Hash, Instant>,
+    /// Highest committed height holding transactions.
+    last_tx_height: Height,
+    violations: Vec<String>,
+}
+
+impl Observer {
+    /// An observer; `honest[v]` says whether validator `v` is held to the rules.
+    pub fn new(honest: Vec<bool>) -> Observer {
+        Observer {
+            honest,
+            inner: Mutex::new(Seen::default()),
+        }
+    }
+
+    /// Node `from` sent `m` (gossip or direct).
+    pub fn sent(&self, from: usize, m: &Message) {
+        if !self.honest.get(from).copied().unwrap_or(false) {
+            return;
+        }
+        let mut s = self.inner.lock();
+        match m {
+            Message::Vote(v) => {
+                let key = (v.signer, v.round);
+                if s.timeouts.contains_key(&key) && !s.votes.contains_key(&key) {
+                    s.violations.push(format!(
+                        "validator {} voted in round {} after timing out of it",
+                        v.signer, v.round
+                    ));
+                }
+                let first = *s.votes.entry(key).or_insert(v.block_hash);
+                if first != v.block_hash {
+                    s.violations.push(format!(
+                        "validator {} signed two votes in round {}: {first} and {}",
+                        v.signer, v.round, v.block_hash
+                    ));
+                }
+            }
+            Message::Timeout(t) => {
+                let first = *s
+                    .timeouts
+                    .entry((t.signer, t.round))
+                    .or_insert(t.high_qc.round);
+                if first != t.high_qc.round {
+                    s.violations.push(format!(
+                        "validator {} signed two timeouts for round {} (high QC rounds {first} and {})",
+                        t.signer, t.round, t.high_qc.round
+                    ));
+                }
+            }
+            Message::Proposal(p) => {
+                let h = &p.block.header;
+                let hash = p.block.hash();
+                let first = *s.proposals.entry((from as u16, h.round)).or_insert(hash);
+                if first != hash {
+                    s.violations.push(format!(
+                        "validator {from} proposed two blocks in round {}: {first} and {hash}",
+                        h.round
+                    ));
+                }
+            }
+            Message::TimeoutCertificate(_) => {}
+        }
+    }
+
+    /// Node `node` committed `c`.
+    pub fn committed(&self, node: usize, c: &CommittedBlock) {
+        let now = Instant::now();
+        let h = &c.block.header;
+        let hash = c.block.hash();
+        let mut s = self.inner.lock();
+        // Block sync applies blocks without notifications, so a gap is
+        // fine; a commit at or below the last one, or not its child, is not.
+        if let Some((height, prev, _)) = s.tips.get(&node).copied() {
+            let unlinked = h.height == height.next() && h.parent_hash != prev;
+            if h.height <= height || unlinked {
+                s.violations.push(format!(
+                    "node {node} committed height {} ({hash}) after height {height} ({prev})",
+                    h.height
+                ));
+            }
+        }
+        s.tips.insert(node, (h.height, hash, now));
+        let first = *s.commits.entry(h.height).or_insert(hash);
+        if first != hash {
+            s.violations.push(format!(
+                "agreement broken at height {}: {first} and {hash} (node {node})",
+                h.height
+            ));
+        }
+        for tx in &c.block.txs {
+            s.committed_txs.entry(tx.hash()).or_insert(now);
+        }
+        if !c.block.txs.is_empty() {
+            s.last_tx_height = s.last_tx_height.max(h.height);
+        }
+    }
+
+    /// A node restarted: its next commit follows whatever its store holds
+    /// (block sync may have moved it on without commit notifications).
+    pub fn restarted(&self, node: usize) {
+        self.inner.lock().tips.remove(&node);
+    }
+
+    /// When `tx` first committed anywhere.
+    pub fn committed_at(&self, tx: &Hash) -> Option<Instant> {
+        self.inner.lock().committed_txs.get(tx).copied()
+    }
+
+    /// Highest committed height holding transactions.
+    pub fn last_tx_height(&self) -> Height {
+        self.inner.lock().last_tx_height
+    }
+
+    /// Highest height committed anywhere.
+    pub fn max_height(&self) -> Height {
+        let s = self.inner.lock();
+        s.commits.keys().next_back().copied().unwrap_or_default()
+    }
+
+    /// Records a violation found elsewhere.
+    pub fn violation(&self, v: String) {
+        self.inner.lock().violations.push(v);
+    }
+
+    /// Every violation so far.
+    pub fn violations(&self) -> Vec<String> {
+        self.inner.lock().violations.clone()
+    }
+}

@@ -1,0 +1,152 @@
+//! The scenarios a seed runs on the real node, and the fault plan it draws.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::net::LinkConfig;
+
+/// A family of runs; the seed picks the details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// 4 validators under load, mild delays and a little loss; no faults.
+    Calm4,
+    /// 4 validators; one is cut off from the rest for most of the run: the
+    /// other three (a quorum) must keep committing the load at speed.
+    Isolate4,
+    /// 4 validators; one crashes and comes back, mid-output if it lands there.
+    Crash4,
+    /// 4 validators: partitions, crashes, loss and duplication, then healing.
+    Faults4,
+    /// 7 validators: partitions, crashes, loss and duplication, then healing.
+    Faults7,
+}
+
+impl Scenario {
+    /// The scenarios of a campaign, in rotation.
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Calm4,
+        Scenario::Isolate4,
+        Scenario::Crash4,
+        Scenario::Faults4,
+        Scenario::Faults7,
+    ];
+
+    /// Parses a name as printed by `{:?}`.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .find(|s| format!("{s:?}").eq_ignore_ascii_case(name))
+    }
+
+    /// Number of validators.
+    pub fn validators(self) -> usize {
+        match self {
+            Scenario::Faults7 => 7,
+            _ => 4,
+        }
+    }
+
+    /// Links during the fault phase.
+    pub fn links(self) -> LinkConfig {
+        match self {
+            Scenario::Faults4 | Scenario::Faults7 => LinkConfig {
+                min_delay_ms: 1,
+                max_delay_ms: 60,
+                loss: 0.05,
+                dup: 0.05,
+            },
+            _ => calm(),
+        }
+    }
+
+    /// Draws the faults of one run: what happens when (ms from the start).
+    pub fn plan(self, rng: &mut ChaCha8Rng, timing: &Timing) -> Vec<(u64, Fault)> {
+        let n = self.validators();
+        let mut plan = Vec::new();
+        match self {
+            Scenario::Calm4 => {}
+            Scenario::Isolate4 => {
+                let victim = rng.gen_range(0..n);
+                plan.push((timing.isolate_from_ms, Fault::Isolate(victim)));
+            }
+            Scenario::Crash4 => {
+                let victim = rng.gen_range(0..n);
+                let at = rng.gen_range(500..timing.chaos_ms / 2);
+                let back = rng.gen_range(at + 200..timing.chaos_ms);
+                plan.push((at, Fault::Crash(victim)));
+                plan.push((back, Fault::Restart(victim)));
+            }
+            Scenario::Faults4 | Scenario::Faults7 => {
+                for _ in 0..rng.gen_range(1..=2) {
+                    let at = rng.gen_range(0..timing.chaos_ms / 2);
+                    let len = rng.gen_range(300..timing.chaos_ms / 2);
+                    let groups = (0..n).map(|_| rng.gen_range(0..2)).collect();
+                    plan.push((at, Fault::Partition(groups)));
+                    plan.push((at + len, Fault::Heal));
+                }
+                for _ in 0..rng.gen_range(1..=2) {
+                    let victim = rng.gen_range(0..n);
+                    let at = rng.gen_range(0..timing.chaos_ms - 500);
+                    let back = rng.gen_range(at + 100..timing.chaos_ms);
+                    plan.push((at, Fault::Crash(victim)));
+                    plan.push((back, Fault::Restart(victim)));
+                }
+            }
+        }
+        plan.push((timing.chaos_ms, Fault::HealAll));
+        plan.sort_by_key(|(t, _)| *t);
+        plan
+    }
+}
+
+/// Mild links: what a LAN does.
+pub fn calm() -> LinkConfig {
+    LinkConfig {
+        min_delay_ms: 1,
+        max_delay_ms: 20,
+        loss: 0.01,
+        dup: 0.02,
+    }
+}
+
+/// One fault action.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Cut the network into groups.
+    Partition(Vec<u8>),
+    /// Cut one node off from all others.
+    Isolate(usize),
+    /// Reconnect everyone.
+    Heal,
+    /// Kill a node.
+    Crash(usize),
+    /// Start a killed node again.
+    Restart(usize),
+    /// End of the fault phase: reconnect, restart everyone, calm links.
+    HealAll,
+}
+
+/// The phases of a run (virtual milliseconds from its start).
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// Faults happen before this.
+    pub chaos_ms: u64,
+    /// New load stops at this.
+    pub load_until_ms: u64,
+    /// The run ends at this (unfinished transfers are failures).
+    pub end_ms: u64,
+    /// When `Isolate4` cuts its victim off.
+    pub isolate_from_ms: u64,
+}
+
+impl Timing {
+    /// The timing of every scenario.
+    pub fn standard() -> Timing {
+        Timing {
+            chaos_ms: 12_000,
+            load_until_ms: 18_000,
+            end_ms: 30_000,
+            isolate_from_ms: 2_000,
+        }
+    }
+}

@@ -9,12 +9,14 @@
 //! - [`pacemaker`]: rounds, timeouts and back-off.
 //! - [`votes`]: aggregating votes and timeouts into certificates.
 //! - [`block_tree`]: pending blocks and the 2-chain commit rule.
+//! - [`leader`]: who leads a round (reputation from the chain's certificates).
 
 pub mod block_tree;
 pub mod config;
 mod core;
 pub mod error;
 pub mod input;
+pub mod leader;
 pub mod message;
 pub mod output;
 pub mod pacemaker;

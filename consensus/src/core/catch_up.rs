@@ -69,7 +69,7 @@ impl Consensus {
         };
         let current = self.pacemaker.round();
         for round in [t.round, t.round.next(), current] {
-            if round < t.round || self.me != Some(self.leader(round)) {
+            if round < t.round {
                 continue;
             }
             if let Some(p) = self.own_proposal(round) {
@@ -96,7 +96,11 @@ impl Consensus {
 
     /// The signed proposal we made in `round`, if we still hold its block.
     fn own_proposal(&self, round: Round) -> Option<Proposal> {
-        let (hash, _, signature) = self.proposals.get(&round)?.first()?;
+        let me = self.config.key.as_ref()?.address();
+        let (hash, header, signature) = self.proposals.get(&round)?.first()?;
+        if header.proposer != me {
+            return None;
+        }
         let block = self.tree.block(hash)?;
         Some(Proposal {
             block: block.clone(),

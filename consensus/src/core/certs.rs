@@ -17,7 +17,7 @@ impl Consensus {
         if self.tree.contains(&qc.block_hash) {
             self.try_commit(qc, out);
         } else if qc.height > self.tree.committed_height() {
-            let hint = self.leader(qc.round);
+            let hint = self.fetch_hint(qc.round);
             self.fetch(qc.block_hash, hint, out);
         }
         if self.pacemaker.on_qc(qc.round).is_some() {
@@ -42,7 +42,10 @@ impl Consensus {
         let Some((target, cert)) = self.tree.commit_target(qc, one_chain) else {
             return;
         };
-        for (block, certificate) in self.tree.commit(target, cert) {
+        let committed = self.tree.commit(target, cert);
+        let blocks: Vec<_> = committed.iter().map(|(b, _)| b.clone()).collect();
+        self.remember_committed(&blocks);
+        for (block, certificate) in committed {
             out.push(Output::Commit { block, certificate });
         }
         let root = self.tree.committed_height();

@@ -13,7 +13,7 @@ mod fetch;
 mod proposal;
 mod timeout;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use cairn_ledger::{
     Block, BlockHeader, Encode, Hash, QuorumCertificate, Round, Signature, VerifyError,
@@ -22,6 +22,7 @@ use cairn_ledger::{
 use crate::block_tree::BlockTree;
 use crate::config::Config;
 use crate::input::Input;
+use crate::leader::{self, Signers};
 use crate::message::Message;
 use crate::output::{Output, PayloadRequest};
 use crate::pacemaker::Pacemaker;
@@ -63,6 +64,10 @@ pub struct Consensus {
     catch_up: CatchUpBudget,
     txs_available: bool,
     verified_qcs: BTreeSet<Hash>,
+    /// Signers of the QCs carried by the committed root and the blocks
+    /// below it, nearest first (at most [`leader::WINDOW`]): the part of a
+    /// parent's ancestry the tree no longer holds, for leader election.
+    committed_signers: VecDeque<Signers>,
 }
 
 impl Consensus {
@@ -105,6 +110,7 @@ impl Consensus {
         if let Some(tc) = &safety.high_tc {
             pacemaker.restore_tc(tc.clone());
         }
+        let committed_signers = VecDeque::from([leader::signers(&committed.header.justify)]);
         let mut tree = BlockTree::new(committed);
         tree.record_cert(&committed_cert);
         pending.sort_by_key(|b| b.header.height);
@@ -131,7 +137,20 @@ impl Consensus {
             catch_up: CatchUpBudget::default(),
             txs_available: false,
             verified_qcs: BTreeSet::new(),
+            committed_signers,
         }
+    }
+
+    /// Gives a restored core the QCs carried by the committed blocks below
+    /// its root (`justifies`, nearest first: the root's parent's, then its
+    /// parent's, ...), which leader election reads (see [`crate::leader`]).
+    /// Without them a restarted validator may disagree about leaders until
+    /// [`leader::WINDOW`] more blocks commit.
+    pub fn with_committed_history(mut self, justifies: &[QuorumCertificate]) -> Consensus {
+        for qc in justifies.iter().take(leader::WINDOW.saturating_sub(1)) {
+            self.committed_signers.push_back(leader::signers(qc));
+        }
+        self
     }
 
     /// Handles one input and returns what the node must do, in order.
@@ -185,7 +204,7 @@ impl Consensus {
     fn on_start(&mut self, out: &mut Vec<Output>) {
         let qc = self.safety.high_qc.clone();
         if !self.tree.contains(&qc.block_hash) && qc.height > self.tree.committed_height() {
-            let hint = self.leader(qc.round);
+            let hint = self.fetch_hint(qc.round);
             self.fetch(qc.block_hash, hint, out);
         }
         self.arm_timer(out);
@@ -250,8 +269,48 @@ impl Consensus {
             .is_some_and(|ps| ps.iter().any(|(h, _, _)| self.tree.is_idle_tip(h)))
     }
 
-    fn leader(&self, round: Round) -> u16 {
+    /// The leader of `round` for a block extending `parent` (see
+    /// [`crate::leader`]); `None` if `parent` is not in the tree.
+    pub fn leader_after(&self, round: Round, parent: &Hash) -> Option<u16> {
+        let mut recent: Vec<Signers> = Vec::with_capacity(leader::WINDOW);
+        let mut cursor = *parent;
+        let root = self.tree.root().hash();
+        while cursor != root && recent.len() < leader::WINDOW {
+            let block = self.tree.block(&cursor)?;
+            recent.push(leader::signers(&block.header.justify));
+            cursor = block.header.parent_hash;
+        }
+        if cursor != root && recent.len() < leader::WINDOW {
+            return None;
+        }
+        recent.extend(self.committed_signers.iter().cloned());
+        Some(leader::elect(
+            &self.config.committee.validators,
+            round,
+            &recent,
+        ))
+    }
+
+    /// Where a vote goes: the leader of the next round after the block voted
+    /// for (the one the next proposal, extending it, is checked against).
+    fn vote_recipient(&self, vote: &cairn_ledger::Vote) -> u16 {
+        self.leader_after(vote.round.next(), &vote.block_hash)
+            .unwrap_or_else(|| self.fetch_hint(vote.round.next()))
+    }
+
+    /// Whom to ask first for a block of `round` (a hint: fetches rotate
+    /// through every validator).
+    fn fetch_hint(&self, round: Round) -> u16 {
         self.config.committee.validators.leader(round)
+    }
+
+    /// Records the QCs of newly committed blocks (oldest first) for leader election.
+    fn remember_committed(&mut self, blocks: &[Block]) {
+        for b in blocks {
+            self.committed_signers
+                .push_front(leader::signers(&b.header.justify));
+        }
+        self.committed_signers.truncate(leader::WINDOW);
     }
 
     /// Verifies a QC, remembering ones already verified (they recur in every

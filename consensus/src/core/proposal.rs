@@ -32,21 +32,32 @@ impl Consensus {
             }
             return;
         }
-        // Record it for equivocation detection (the signature is verified).
-        let seen = self.proposals.entry(h.round).or_default();
-        if seen.iter().any(|(x, _, _)| *x == hash) {
-            return; // duplicate
-        }
-        if let Some((_, first, sig)) = seen.first() {
-            out.push(Output::Equivocation(Evidence::Proposals {
-                first: Box::new((first.clone(), *sig)),
-                second: Box::new((h.clone(), p.signature)),
-            }));
-            if seen.len() >= 2 {
+        // Who may propose depends on the parent's chain (leader reputation).
+        // With the parent at hand, a proposal from anyone but the leader is
+        // refused before it is recorded (so it cannot crowd out the
+        // leader's); without it, the check waits until the parent arrives
+        // (`accept_block`), and only the certificates are used meanwhile.
+        if self.tree.contains(&h.parent_hash) {
+            if let Err(e) = self.check_leader(&p.block) {
+                out.push(Output::Rejected(e));
                 return;
             }
+            // Record it for equivocation detection (the signature is verified).
+            let seen = self.proposals.entry(h.round).or_default();
+            if seen.iter().any(|(x, _, _)| *x == hash) {
+                return; // duplicate
+            }
+            if let Some((_, first, sig)) = seen.first() {
+                out.push(Output::Equivocation(Evidence::Proposals {
+                    first: Box::new((first.clone(), *sig)),
+                    second: Box::new((h.clone(), p.signature)),
+                }));
+                if seen.len() >= 2 {
+                    return;
+                }
+            }
+            seen.push((hash, h.clone(), p.signature));
         }
-        seen.push((hash, h.clone(), p.signature));
         // Certificates move the round and may commit, before the block itself.
         let justify = h.justify.clone();
         let tc = h.timeout_cert.clone();
@@ -111,8 +122,25 @@ impl Consensus {
             }
             _ => {}
         }
-        let leader = self.leader(h.round);
-        let proposer = committee.validators.index_of(&h.proposer);
+        if committee.validators.index_of(&h.proposer).is_none() {
+            return Err(ConsensusError::NotLeader {
+                round: h.round,
+                proposer: None,
+                leader: self.fetch_hint(h.round),
+            });
+        }
+        Ok(())
+    }
+
+    /// The proposer is the leader of the block's round after its parent
+    /// (leader reputation, `crate::leader`). Needs the parent in the tree;
+    /// a block whose parent is unknown passes (checked again once it is).
+    fn check_leader(&self, block: &Block) -> crate::Result<()> {
+        let h = &block.header;
+        let Some(leader) = self.leader_after(h.round, &h.parent_hash) else {
+            return Ok(());
+        };
+        let proposer = self.config.committee.validators.index_of(&h.proposer);
         if proposer != Some(leader) {
             return Err(ConsensusError::NotLeader {
                 round: h.round,
@@ -158,7 +186,12 @@ impl Consensus {
             return;
         }
         let parent = h.parent_hash;
-        let hint = self.leader(h.round);
+        let hint = self
+            .config
+            .committee
+            .validators
+            .index_of(&h.proposer)
+            .unwrap_or_else(|| self.fetch_hint(h.round));
         self.pending.push(p);
         self.fetch(parent, hint, out);
     }
@@ -170,6 +203,12 @@ impl Consensus {
         let hash = block.hash();
         if self.tree.contains(&hash) {
             return;
+        }
+        if !validated {
+            if let Err(e) = self.check_leader(&block) {
+                out.push(Output::Rejected(e));
+                return;
+            }
         }
         let h = &block.header;
         if self.tree.state_height_for_child(&h.parent_hash) != Some(h.state_height) {
@@ -248,7 +287,7 @@ impl Consensus {
 
     /// Votes go to the leader of the next round; our own are counted directly.
     fn send_vote(&mut self, vote: Vote, out: &mut Vec<Output>) {
-        let to = self.leader(vote.round.next());
+        let to = self.vote_recipient(&vote);
         if Some(to) == self.me {
             self.add_vote(vote, out);
         } else {
@@ -260,14 +299,22 @@ impl Consensus {
     /// chain is idle or we already proposed, voted or timed out in this round.
     pub(super) fn try_propose(&mut self, out: &mut Vec<Output>) {
         let round = self.pacemaker.round();
-        if self.me != Some(self.leader(round))
+        let justify = self.safety.high_qc.clone();
+        let Some(leader) = self.leader_after(round, &justify.block_hash) else {
+            // We lack the block our high QC certifies: fetch it first.
+            if justify.height > self.tree.committed_height() {
+                let hint = self.fetch_hint(justify.round);
+                self.fetch(justify.block_hash, hint, out);
+            }
+            return;
+        };
+        if self.me != Some(leader)
             || self.awaiting_payload.is_some()
             || self.safety.last_voted_round >= round
             || self.proposals.contains_key(&round)
         {
             return;
         }
-        let justify = self.safety.high_qc.clone();
         let timeout_cert = if justify.round.next() == round {
             None
         } else {
@@ -278,7 +325,7 @@ impl Consensus {
             }
         };
         let Some(state_height) = self.tree.state_height_for_child(&justify.block_hash) else {
-            let hint = self.leader(justify.round);
+            let hint = self.fetch_hint(justify.round);
             self.fetch(justify.block_hash, hint, out);
             return;
         };

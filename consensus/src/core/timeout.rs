@@ -61,7 +61,7 @@ impl Consensus {
         let Some(vote) = self.safety.last_vote.clone().filter(|v| v.round == round) else {
             return;
         };
-        let to = self.leader(round.next());
+        let to = self.vote_recipient(&vote);
         if Some(to) != self.me {
             out.push(Output::SendVote { to, vote });
         }
@@ -185,7 +185,10 @@ impl Consensus {
         if vote.round.next() < current {
             return; // stale: that round is over
         }
-        if self.me != Some(self.leader(vote.round.next())) {
+        // Whether we lead the next round depends on the block voted for; if
+        // we lack it, the vote is kept (its QC would be valid whoever formed it).
+        let next = self.leader_after(vote.round.next(), &vote.block_hash);
+        if next.is_some() && next != self.me {
             out.push(Output::Rejected(ConsensusError::NotNextLeader {
                 round: vote.round,
                 next: vote.round.next(),

@@ -5,11 +5,13 @@
 //! ahead of the next by at most two windows (bounded channels), so memory
 //! stays bounded and a slow source overlaps with verification.
 
+use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::{Duration, Instant};
 
 use cairn_genesis::GenesisState;
-use cairn_ledger::{BlockHeader, Hash, Height};
+use cairn_consensus::leader::{self, Signers};
+use cairn_ledger::{BlockHeader, Committee, Hash, Height};
 
 use super::verify::{verify_window, Checked};
 use super::{
@@ -54,6 +56,8 @@ struct Start {
     prev: Prev,
     first: Height,
     replay_to: Height,
+    /// Signers of the QCs carried by the blocks before `first`, nearest first.
+    recent: VecDeque<Signers>,
 }
 
 /// Audits `source` against the `trusted` genesis.
@@ -82,9 +86,12 @@ pub fn run(
         prev,
         first,
         replay_to,
+        recent,
     } = start_state(source, trusted, from)?;
     let mut walk = Walk {
         state: &mut state,
+        committee: &trusted.state.committee,
+        recent,
         prev,
         next: first,
         from,
@@ -175,6 +182,7 @@ fn start_state(
             },
             first: Height(1),
             replay_to,
+            recent: VecDeque::from([leader::signers(&genesis.block.header.justify)]),
         })
     };
     if from == Height(0) {
@@ -211,6 +219,7 @@ fn start_state(
     if let Some(d) = checked.failure {
         return Err(d.into());
     }
+    let recent = ancestry_signers(source, &checked.fetched.block.header, from)?;
     Ok(Start {
         state,
         prev: Prev {
@@ -219,7 +228,34 @@ fn start_state(
         },
         first: from.next(),
         replay_to: from,
+        recent,
     })
+}
+
+/// The signers of the QCs carried by the `--from` anchor and the blocks
+/// just below it (leader election reads them, `cairn_consensus::leader`),
+/// each block tied to the anchor by its hash.
+fn ancestry_signers(
+    source: &dyn BlockSource,
+    anchor: &BlockHeader,
+    from: Height,
+) -> Result<VecDeque<Signers>, AuditError> {
+    let mut recent = VecDeque::from([leader::signers(&anchor.justify)]);
+    let low = Height(from.0.saturating_sub(leader::WINDOW as u64 - 1).max(1));
+    if low >= from {
+        return Ok(recent);
+    }
+    let below = source.fetch(low, Height(from.0 - 1))?;
+    let mut want = anchor.parent_hash;
+    for f in below.iter().rev() {
+        let f = f.as_ref().map_err(|d| AuditError::from(d.clone()))?;
+        if f.block.hash() != want {
+            return Err(height_mismatch(f.height, f, "below --from, by the anchor's parent hashes").into());
+        }
+        recent.push_back(leader::signers(&f.block.header.justify));
+        want = f.block.header.parent_hash;
+    }
+    Ok(recent)
 }
 
 /// Fetches windows `first..=to`; blocks up to `replay_to` and above it
@@ -279,6 +315,9 @@ fn window_size(window: &[FetchResult]) -> u64 {
 
 struct Walk<'a> {
     state: &'a mut AuditState,
+    committee: &'a Committee,
+    /// Signers of the QCs carried by the blocks before `next`, nearest first.
+    recent: VecDeque<Signers>,
     prev: Prev,
     /// The height of the next block, counted by the walk itself: never
     /// taken from a source or from block bytes.
@@ -338,6 +377,9 @@ impl Walk<'_> {
         }
         let h = &c.fetched.block.header;
         sequential_checks(height, h, &self.prev, self.state)?;
+        proposer_check(height, h, self.committee, &self.recent)?;
+        self.recent.push_front(leader::signers(&h.justify));
+        self.recent.truncate(leader::WINDOW);
         let (receipts, root) = self
             .state
             .execute(height, &c.fetched.block.txs)
@@ -385,6 +427,28 @@ fn height_mismatch(want: Height, f: &Fetched, why: &str) -> Discrepancy {
             f.height, f.block.header.height
         ),
     )
+}
+
+/// The proposer is the leader of the block's round after its parent: the
+/// consensus rule (`cairn_consensus::leader`), from the QCs in the chain.
+fn proposer_check(
+    height: Height,
+    h: &BlockHeader,
+    committee: &Committee,
+    recent: &VecDeque<Signers>,
+) -> Result<(), Discrepancy> {
+    let vals = &committee.validators;
+    let leader = leader::elect(vals, h.round, recent);
+    let address = vals.validators()[leader as usize].address;
+    if h.proposer != address {
+        return Err(Discrepancy::new(
+            height,
+            "proposer",
+            format!("{address} (the leader of round {} after its parent)", h.round),
+            h.proposer.to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// The checks that relate a block to its parent and to the recomputed state.

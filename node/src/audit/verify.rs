@@ -208,14 +208,6 @@ fn check_block(
         };
         return fail(check, "a valid quorum certificate".into(), short(&e));
     }
-    let leader = &committee.validators.validators()[committee.validators.leader(h.round) as usize];
-    if h.proposer != leader.address {
-        return fail(
-            "proposer",
-            format!("{} (the leader of round {})", leader.address, h.round),
-            h.proposer.to_string(),
-        );
-    }
     check_limits(f, params)?;
     if let Some(i) = bad_tx {
         let tx = &f.block.txs[i];

@@ -307,9 +307,6 @@ impl Sim {
     fn byz_fork_after_tc(&mut self, i: NodeId, tc: cairn_ledger::TimeoutCertificate) {
         let round = tc.round.next();
         let me = self.nodes[i].validator;
-        if self.committee.validators.leader(round) != me {
-            return;
-        }
         let Some(b) = self.byz(i) else {
             return;
         };
@@ -336,6 +333,10 @@ impl Sim {
             .gen_range(0..candidates.len())
             .max(candidates.len().min(2) - 1);
         let justify = candidates[depth].clone();
+        // Only the leader after the chosen parent may propose (leader reputation).
+        if core.leader_after(round, &justify.block_hash) != Some(me) {
+            return;
+        }
         let Some(parent) = core.block(&justify.block_hash) else {
             return;
         };
@@ -388,7 +389,9 @@ impl Sim {
         }
         let proposal = Proposal::sign(block, &key);
         self.broadcast(i, Packet::Msg(Message::Proposal(proposal)), false);
-        let next = self.committee.validators.leader(round.next());
-        self.send_to_validator(i, next, Packet::Msg(Message::Vote(vote)));
+        // The next leader after a block only we hold is unknown to us: tell all.
+        for v in 0..self.committee.validators.len() as u16 {
+            self.send_to_validator(i, v, Packet::Msg(Message::Vote(vote.clone())));
+        }
     }
 }

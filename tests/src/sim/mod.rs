@@ -422,7 +422,15 @@ impl Sim {
             Consensus::new(config, tip)
         } else {
             let pending = n.pending_blocks.values().cloned().collect();
+            // The QCs below the tip, for leader election (as the node reads its store).
+            let history: Vec<QuorumCertificate> = n.committed[..n.committed.len() - 1]
+                .iter()
+                .rev()
+                .take(cairn_consensus::leader::WINDOW)
+                .map(|(b, _)| b.header.justify.clone())
+                .collect();
             Consensus::restore(config, n.persisted.clone(), tip, cert, pending)
+                .with_committed_history(&history)
         };
         n.core = Some(core);
         n.app.signaled = None;

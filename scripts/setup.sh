@@ -39,6 +39,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: Rust installed; new shells find it after: source \"\$HOME/.cargo/env\""
 fi
 if command -v rustup >/dev/null 2>&1; then
-  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
-  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  # Read the list whole: `rustup ... | grep -q` can die of SIGPIPE under pipefail.
+  components=$(rustup component list --installed 2>/dev/null || true)
+  grep -q '^rustfmt' <<<"$components" || rustup component add rustfmt
+  grep -q '^clippy' <<<"$components" || rustup component add clippy
 fi

@@ -127,6 +127,9 @@ pub enum StoreError {
     /// The store was opened read-only.
     #[error("store is open read-only")]
     ReadOnly,
+    /// A write failed on purpose (fault injection in tests).
+    #[error("write refused: the store was told to fail every write (fault injection)")]
+    InjectedFailure,
 }
 
 /// Result of store operations.
@@ -137,6 +140,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: DB,
     read_only: bool,
+    /// Every write fails once set (fault injection; never set otherwise).
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -150,6 +155,7 @@ impl Store {
         Ok(Store {
             db,
             read_only: false,
+            failing: Default::default(),
         })
     }
 
@@ -160,6 +166,7 @@ impl Store {
         Ok(Store {
             db,
             read_only: true,
+            failing: Default::default(),
         })
     }
 
@@ -173,7 +180,18 @@ impl Store {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
+        if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::InjectedFailure);
+        }
         Ok(())
+    }
+
+    /// Makes every later write fail, as a disk gone bad would (tests of the
+    /// node's crash policy).
+    #[cfg(feature = "fault-injection")]
+    pub fn fail_writes(&self) {
+        self.failing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Writes consensus safety data and fsyncs it before returning.

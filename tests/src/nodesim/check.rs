@@ -31,8 +31,10 @@ pub fn finish(
     load: &Load,
     isolation: Option<Isolation>,
     healed_at: Instant,
+    expect_stop: Option<usize>,
 ) -> Result<Stats, Vec<String>> {
     let mut v = sh.observer.violations();
+    crash_policy(sh, expect_stop, &mut v);
     let latencies = transfers(sh, load, &mut v);
     stores_agree(nodes, sh.observer.last_tx_height(), &mut v);
     prompt_after_heal(sh, load, healed_at, &mut v);
@@ -55,6 +57,23 @@ pub fn finish(
         p99_ms: pct(99),
         resubmissions: load.sent.iter().map(|s| u64::from(s.attempts - 1)).sum(),
     })
+}
+
+/// A driver stops by itself only on a storage failure, and then must.
+fn crash_policy(sh: &Shared, expect_stop: Option<usize>, v: &mut Vec<String>) {
+    let stops = sh.observer.stops();
+    for (node, why) in &stops {
+        if Some(*node) != expect_stop || !why.contains("storage failure") {
+            v.push(format!("node {node}: the driver stopped: {why}"));
+        }
+    }
+    if let Some(victim) = expect_stop {
+        if !stops.iter().any(|(n, _)| *n == victim) {
+            v.push(format!(
+                "node {victim}'s disk failed every write, yet its driver kept running"
+            ));
+        }
+    }
 }
 
 /// Every transfer committed; returns the sorted latencies (ms).

@@ -171,17 +171,24 @@ impl World {
             at(timing.end_ms),
         ));
         let mut isolated = None;
+        let mut disk_victim = None;
         for (t, fault) in plan {
             tokio::time::sleep_until(at(t)).await;
-            if let Fault::Isolate(v) = fault {
-                isolated = Some((v, t));
+            match fault {
+                Fault::Isolate(v) => isolated = Some((v, t)),
+                Fault::FailDisk(v) => disk_victim = Some(v),
+                _ => {}
             }
             w.apply(scenario, fault).await;
         }
         let _ = clients.await;
         let isolation = isolated.map(|(v, from)| (v, at(from), at(timing.chaos_ms)));
         let l = load.lock();
-        check::finish(&w.sh, &w.nodes, &l, isolation, at(timing.chaos_ms))
+        let expect_stop = match scenario {
+            Scenario::DiskFails4 => disk_victim,
+            _ => None,
+        };
+        check::finish(&w.sh, &w.nodes, &l, isolation, at(timing.chaos_ms), expect_stop)
     }
 
     fn new(seed: u64, scenario: Scenario, dir: std::path::PathBuf) -> World {
@@ -275,6 +282,7 @@ impl World {
                 self.nodes[v].start(&self.sh).await;
                 self.publish_endpoint(v);
             }
+            Fault::FailDisk(v) => self.nodes[v].fail_disk(),
             Fault::HealAll => {
                 self.sh.net.heal();
                 self.sh.net.set_links(scenario::calm());

@@ -138,7 +138,7 @@ impl SimNode {
         env.spawn(async move {
             let _keep_open = _shutdown_tx;
             if let Err(e) = Driver::run(parts, shutdown_rx).await {
-                observer.violation(format!("node {index}: the driver stopped: {e:#}"));
+                observer.driver_stopped(index, format!("{e:#}"));
             }
         });
         let net_handle = sh.net.clone();
@@ -166,6 +166,13 @@ impl SimNode {
             mempool,
             status: status_rx,
         });
+    }
+
+    /// Makes every later write of the running store fail (a disk gone bad).
+    pub fn fail_disk(&self) {
+        if let Some(up) = &self.up {
+            up.store.fail_writes();
+        }
     }
 
     /// Kills the node: every task it spawned stops where it is.

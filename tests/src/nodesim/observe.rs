@@ -36,6 +36,8 @@ struct Seen {
     committed_txs: HashMap<Hash, Instant>,
     /// Highest committed height holding transactions.
     last_tx_height: Height,
+    /// Drivers that stopped by themselves: (node, why).
+    stops: Vec<(usize, String)>,
     violations: Vec<String>,
 }
 
@@ -151,6 +153,16 @@ impl Observer {
     pub fn max_height(&self) -> Height {
         let s = self.inner.lock();
         s.commits.keys().next_back().copied().unwrap_or_default()
+    }
+
+    /// Node `node`'s driver stopped with `why` (the crash policy).
+    pub fn driver_stopped(&self, node: usize, why: String) {
+        self.inner.lock().stops.push((node, why));
+    }
+
+    /// Drivers that stopped by themselves so far.
+    pub fn stops(&self) -> Vec<(usize, String)> {
+        self.inner.lock().stops.clone()
     }
 
     /// Records a violation found elsewhere.

@@ -19,16 +19,21 @@ pub enum Scenario {
     Faults4,
     /// 7 validators: partitions, crashes, loss and duplication, then healing.
     Faults7,
+    /// 4 validators; one's disk starts failing every write: it must stop
+    /// (the crash policy) with nothing half-written, and catch up once
+    /// restarted on a good disk.
+    DiskFails4,
 }
 
 impl Scenario {
     /// The scenarios of a campaign, in rotation.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Calm4,
         Scenario::Isolate4,
         Scenario::Crash4,
         Scenario::Faults4,
         Scenario::Faults7,
+        Scenario::DiskFails4,
     ];
 
     /// Parses a name as printed by `{:?}`.
@@ -68,6 +73,14 @@ impl Scenario {
             Scenario::Isolate4 => {
                 let victim = rng.gen_range(0..n);
                 plan.push((timing.isolate_from_ms, Fault::Isolate(victim)));
+            }
+            Scenario::DiskFails4 => {
+                let victim = rng.gen_range(0..n);
+                let at = rng.gen_range(1_000..timing.chaos_ms / 2);
+                plan.push((at, Fault::FailDisk(victim)));
+                // Its operator replaces the disk and starts it again.
+                plan.push((timing.chaos_ms - 2_000, Fault::Crash(victim)));
+                plan.push((timing.chaos_ms - 1_000, Fault::Restart(victim)));
             }
             Scenario::Crash4 => {
                 let victim = rng.gen_range(0..n);
@@ -122,6 +135,8 @@ pub enum Fault {
     Crash(usize),
     /// Start a killed node again.
     Restart(usize),
+    /// Every later write of a node's store fails.
+    FailDisk(usize),
     /// End of the fault phase: reconnect, restart everyone, calm links.
     HealAll,
 }

@@ -56,20 +56,44 @@ pub(super) fn core_from_store(
         None => SafetyData::genesis(config.committee.genesis_hash),
     };
     let pending = store.pending_blocks()?;
-    Ok(Consensus::restore(
-        config.clone(),
-        safety,
-        block,
-        cert,
-        pending,
-    ))
+    // Leader election reads the certificates in the tip's ancestry.
+    let mut history = Vec::new();
+    for h in (1..tip.height.0).rev().take(cairn_consensus::leader::WINDOW) {
+        match store.block_at(Height(h))? {
+            Some(b) => history.push(b.header.justify),
+            None => break,
+        }
+    }
+    Ok(
+        Consensus::restore(config.clone(), safety, block, cert, pending)
+            .with_committed_history(&history),
+    )
 }
 
+/// A peer this many blocks ahead is worth a block sync.
+const SYNC_LAG: u64 = 8;
+
+/// A smaller lag is worth one after this long without a commit of our own
+/// while transactions wait.
+const STUCK: Duration = Duration::from_secs(5);
+
 /// Whether a peer at `theirs` is far enough ahead of our `ours` to sync
-/// from: one block behind is normal while a commit is in flight; any lag
-/// with no commit of our own for a while is not.
-pub(super) fn is_behind(ours: Height, theirs: Height, since_last_commit: Duration) -> bool {
-    theirs.0 > ours.0 + 1 || (theirs > ours && since_last_commit > Duration::from_secs(3))
+/// from. A sync pauses consensus and restarts the core from the store, so it
+/// is kept for real lags: [`SYNC_LAG`] blocks, or any lag while transactions
+/// wait and we have committed nothing for [`STUCK`]. A smaller lag closes by
+/// itself: the next proposal's certificates commit the missing blocks
+/// (fetched if need be). On an idle chain the last blocks stay known
+/// committed only to the leader that formed their QC; syncing them (as a
+/// 3 s quiet lag once did) restarted the core, which proposed more empty
+/// blocks, and the chain never went quiet (found by the node simulation).
+pub(super) fn is_behind(
+    ours: Height,
+    theirs: Height,
+    since_last_commit: Duration,
+    work_waiting: bool,
+) -> bool {
+    theirs.0 >= ours.0.saturating_add(SYNC_LAG)
+        || (theirs > ours && work_waiting && since_last_commit > STUCK)
 }
 
 impl Driver {
@@ -107,7 +131,8 @@ impl Driver {
             Ok(Some(t)) => t.height,
             _ => return,
         };
-        if !is_behind(ours, status.committed_height, self.last_commit.elapsed()) {
+        let waiting = self.mempool.has_ready();
+        if !is_behind(ours, status.committed_height, self.last_commit.elapsed(), waiting) {
             return;
         }
         tracing::info!(ours = %ours, theirs = %status.committed_height, %peer, "behind a peer; syncing blocks");
@@ -174,6 +199,13 @@ impl Driver {
                     }
                 }
             }
+            // Our disk failed, not the peer: the crash policy applies.
+            Err(sync::SyncError::Store(source)) => {
+                return self.stop(super::DriverError::Storage {
+                    what: "applying synced blocks",
+                    source,
+                });
+            }
             Err(e) => {
                 tracing::warn!(error = %e, %peer, "peer sent an invalid sync batch");
                 let _ = self
@@ -223,14 +255,27 @@ impl Driver {
 mod tests {
     use super::*;
 
+    /// Table: (ours, theirs, seconds since our last commit, transactions
+    /// waiting, sync?).
     #[test]
-    fn behind_means_two_blocks_or_a_quiet_lag() {
-        let quick = Duration::from_millis(100);
-        let quiet = Duration::from_secs(4);
-        assert!(!is_behind(Height(10), Height(10), quiet));
-        assert!(!is_behind(Height(10), Height(9), quiet));
-        assert!(!is_behind(Height(10), Height(11), quick));
-        assert!(is_behind(Height(10), Height(11), quiet));
-        assert!(is_behind(Height(10), Height(12), quick));
+    fn behind_means_a_real_lag_or_stuck_with_work() {
+        let cases = [
+            (10, 10, 60, true, false),  // level
+            (10, 9, 60, true, false),   // ahead of them
+            (10, 11, 0, true, false),   // a commit in flight
+            (10, 11, 60, false, false), // idle tail: stays put
+            (10, 17, 60, false, false), // idle, seven behind: the core catches up
+            (10, 18, 0, false, true),   // a real lag
+            (10, 11, 6, true, true),    // stuck with work waiting
+            (10, 11, 4, true, false),   // not stuck yet
+        ];
+        for (ours, theirs, secs, waiting, want) in cases {
+            let quiet = Duration::from_secs(secs);
+            assert_eq!(
+                is_behind(Height(ours), Height(theirs), quiet, waiting),
+                want,
+                "{ours} vs {theirs}, {secs} s quiet, waiting {waiting}"
+            );
+        }
     }
 }

@@ -61,6 +61,29 @@ pub(crate) enum Job {
     },
 }
 
+/// Why the driver stopped the node. The crash policy, in one place: a
+/// storage write the node cannot make (safety data, a block it votes for, a
+/// commit, a synced block) stops consensus at once -- nothing that depends
+/// on the write is sent -- and the node exits non-zero. Carrying on would
+/// let it sign or serve what its disk does not hold; every write is atomic
+/// (one fsynced RocksDB batch), so a restart resumes from the last one.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// A storage write failed.
+    #[error(
+        "storage failure while {what}: {source}. The node stopped so that nothing it signs or \
+         serves runs ahead of its disk; check the data directory's disk (free space, \
+         permissions, the system log), then start the node again: it resumes from its last \
+         complete write"
+    )]
+    Storage {
+        /// What the node was writing.
+        what: &'static str,
+        /// The store's error.
+        source: cairn_ledger::store::StoreError,
+    },
+}
+
 /// A block just committed, for subscribers (RPC notifications).
 #[derive(Clone, Debug)]
 pub struct CommittedBlock {
@@ -131,6 +154,8 @@ pub struct Driver {
     own_inputs: VecDeque<Input>,
     /// Mempool rejection counts already exported, by reason.
     rejections_exported: std::collections::HashMap<&'static str, u64>,
+    /// Set by the first storage failure: the driver stops (see [`DriverError`]).
+    fatal: Option<DriverError>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -193,11 +218,16 @@ impl Driver {
             txs_available: None,
             own_inputs: VecDeque::new(),
             rejections_exported: std::collections::HashMap::new(),
+            fatal: None,
         };
         d.feed(Input::Start).await;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            if let Some(e) = d.fatal.take() {
+                tracing::error!(error = %e, "stopping the node");
+                return Err(e.into());
+            }
             let deadline = d.timer.map(|(_, at)| at);
             tokio::select! {
                 biased;
@@ -244,6 +274,9 @@ impl Driver {
             };
             tracing::debug!(%kind, round = %self.core.round(), "input");
         }
+        if self.fatal.is_some() {
+            return true; // stopping: the core gets nothing more
+        }
         let outputs = self.core.handle(input);
         let rejected = outputs
             .iter()
@@ -251,6 +284,10 @@ impl Driver {
         for out in outputs {
             if let Some(next) = self.carry_out(out).await {
                 self.own_inputs.push_back(next);
+            }
+            if self.fatal.is_some() {
+                // Nothing after a failed write may leave the node.
+                break;
             }
         }
         self.publish_status();

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use cairn_consensus::{Input, Message, Output, PayloadRequest};
 use cairn_ledger::{Block, CommitProof, Encode, Hash, QuorumCertificate};
 
-use super::{CommittedBlock, Driver, Job};
+use super::{CommittedBlock, Driver, DriverError, Job};
 use crate::network::Request;
 
 impl Driver {
@@ -24,18 +24,22 @@ impl Driver {
             Output::Persist(data) => {
                 let bytes = data.to_bytes();
                 // fsync: nothing after this output may be sent before it is durable.
-                if let Err(e) = self.env.blocking(|| self.store.put_safety(&bytes)) {
+                if let Err(source) = self.env.blocking(|| self.store.put_safety(&bytes)) {
                     // Continuing could sign twice after a crash: stop instead.
-                    tracing::error!(error = %e, "cannot persist consensus safety data; stopping");
-                    std::process::exit(70);
+                    self.stop(DriverError::Storage {
+                        what: "persisting consensus safety data",
+                        source,
+                    });
                 }
                 None
             }
             Output::PersistBlock(block) => {
                 // Made durable by the synced Persist that follows it.
-                if let Err(e) = self.env.blocking(|| self.store.put_pending_block(&block)) {
-                    tracing::error!(error = %e, "cannot store a block we vote for; stopping");
-                    std::process::exit(70);
+                if let Err(source) = self.env.blocking(|| self.store.put_pending_block(&block)) {
+                    self.stop(DriverError::Storage {
+                        what: "storing a block we are about to vote for",
+                        source,
+                    });
                 }
                 None
             }
@@ -219,9 +223,19 @@ impl Driver {
             Err(cairn_ledger::store::StoreError::NotNext { tip, got }) if tip >= got => {
                 tracing::debug!(height = %got, "block already committed (synced)");
             }
-            Err(e) => {
-                tracing::error!(error = %e, height = %block.header.height, "commit failed; will catch up from peers");
-            }
+            Err(source) => self.stop(DriverError::Storage {
+                what: "committing a block",
+                source,
+            }),
+        }
+    }
+
+    /// Records why the node must stop; the driver loop stops at its next turn
+    /// and nothing more is carried out meanwhile (see [`DriverError`]).
+    pub(super) fn stop(&mut self, err: DriverError) {
+        if self.fatal.is_none() {
+            tracing::error!(error = %err, "storage failure; stopping consensus");
+            self.fatal = Some(err);
         }
     }
 

@@ -14,6 +14,15 @@
 //! leader of `r + 1` after the block they vote for, which is the leader the
 //! next proposal (extending that block) is checked against.
 //!
+//! Only a round entered by a QC for the previous round goes by reputation
+//! ([`proposer`]). A round entered by a timeout certificate goes by plain
+//! rotation: the validators entering it may hold different highest QCs (one
+//! may have learnt a higher QC than the TC carries), and if the round's
+//! leader depended on which parent it extends, they could disagree about
+//! who leads it — nobody might propose, or two might, splitting the votes.
+//! The block shows which case applies (its `justify` is or is not for the
+//! previous round), so every holder of the block still reaches one answer.
+//!
 //! Like Aptos's proposer-and-voter heuristic, it uses what is certified on
 //! chain; unlike it, no window of committed rounds is needed, since the
 //! certificates inside a block's ancestry are the same for everyone who holds
@@ -31,6 +40,22 @@ pub type Signers = Vec<u16>;
 /// The signers of a QC.
 pub fn signers(qc: &QuorumCertificate) -> Signers {
     qc.signatures.iter().map(|(i, _)| *i).collect()
+}
+
+/// The proposer of a block of `round` whose `justify` is for
+/// `justify_round`: by reputation ([`elect`]) after a QC for the previous
+/// round, by plain rotation after a timeout certificate (see the module doc).
+pub fn proposer<'a>(
+    vals: &ValidatorSet,
+    round: Round,
+    justify_round: Round,
+    recent: impl IntoIterator<Item = &'a Signers>,
+) -> u16 {
+    if justify_round.next() == round {
+        elect(vals, round, recent)
+    } else {
+        vals.leader(round)
+    }
 }
 
 /// The leader of `round` given the signer sets of the certificates inside the
@@ -82,5 +107,19 @@ mod tests {
         for (name, recent, round, want) in cases {
             assert_eq!(elect(vals, Round(round), &recent), want, "{name}");
         }
+    }
+
+    /// After a timeout the round goes by plain rotation, whatever the chain:
+    /// nodes entering it by a TC may hold different highest QCs.
+    #[test]
+    fn rounds_after_a_timeout_go_by_plain_rotation() {
+        let (committee, _, _) = testutil::committee(4);
+        let vals = &committee.validators;
+        let only_0_1_2 = vec![vec![0u16, 1, 2]; 4];
+        // Round 7 after a QC of round 6: reputation skips validator 3.
+        assert_eq!(proposer(vals, Round(7), Round(6), &only_0_1_2), 1);
+        // Round 7 after a TC (justify of round 5): plain rotation, validator 3.
+        assert_eq!(proposer(vals, Round(7), Round(5), &only_0_1_2), 3);
+        assert_eq!(proposer(vals, Round(7), Round(5), &Vec::new()), 3);
     }
 }

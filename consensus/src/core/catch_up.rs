@@ -97,10 +97,11 @@ impl Consensus {
     /// The signed proposal we made in `round`, if we still hold its block.
     fn own_proposal(&self, round: Round) -> Option<Proposal> {
         let me = self.config.key.as_ref()?.address();
-        let (hash, header, signature) = self.proposals.get(&round)?.first()?;
-        if header.proposer != me {
-            return None;
-        }
+        let (hash, _, signature) = self
+            .proposals
+            .get(&round)?
+            .iter()
+            .find(|(_, header, _)| header.proposer == me)?;
         let block = self.tree.block(hash)?;
         Some(Proposal {
             block: block.clone(),

@@ -280,15 +280,24 @@ impl Consensus {
             recent.push(leader::signers(&block.header.justify));
             cursor = block.header.parent_hash;
         }
-        if cursor != root && recent.len() < leader::WINDOW {
-            return None;
-        }
         recent.extend(self.committed_signers.iter().cloned());
         Some(leader::elect(
             &self.config.committee.validators,
             round,
             &recent,
         ))
+    }
+
+    /// The leader of `round` for a block whose `justify` is `justify`
+    /// ([`leader::proposer`]): by reputation over the parent's ancestry
+    /// after a QC for the previous round (`None` if the parent is not in the
+    /// tree), by plain rotation after a timeout.
+    pub fn leader_of(&self, round: Round, justify: &QuorumCertificate) -> Option<u16> {
+        if justify.round.next() == round {
+            self.leader_after(round, &justify.block_hash)
+        } else {
+            Some(self.config.committee.validators.leader(round))
+        }
     }
 
     /// Where a vote goes: the leader of the next round after the block voted

@@ -32,12 +32,13 @@ impl Consensus {
             }
             return;
         }
-        // Who may propose depends on the parent's chain (leader reputation).
-        // With the parent at hand, a proposal from anyone but the leader is
-        // refused before it is recorded (so it cannot crowd out the
-        // leader's); without it, the check waits until the parent arrives
-        // (`accept_block`), and only the certificates are used meanwhile.
-        if self.tree.contains(&h.parent_hash) {
+        // Who may propose after a QC depends on the parent's chain (leader
+        // reputation). When the leader is known (after a TC, or with the
+        // parent at hand), a proposal from anyone else is refused before it
+        // is recorded, so it cannot crowd out the leader's; otherwise the
+        // check waits until the parent arrives (`accept_block`), and only
+        // the certificates are used meanwhile.
+        if self.leader_of(h.round, &h.justify).is_some() {
             if let Err(e) = self.check_leader(&p.block) {
                 out.push(Output::Rejected(e));
                 return;
@@ -132,12 +133,12 @@ impl Consensus {
         Ok(())
     }
 
-    /// The proposer is the leader of the block's round after its parent
-    /// (leader reputation, `crate::leader`). Needs the parent in the tree;
-    /// a block whose parent is unknown passes (checked again once it is).
+    /// The proposer is the leader of the block's round (`crate::leader`).
+    /// After a QC this needs the parent in the tree; a block whose parent is
+    /// unknown passes (checked again once it is).
     fn check_leader(&self, block: &Block) -> crate::Result<()> {
         let h = &block.header;
-        let Some(leader) = self.leader_after(h.round, &h.parent_hash) else {
+        let Some(leader) = self.leader_of(h.round, &h.justify) else {
             return Ok(());
         };
         let proposer = self.config.committee.validators.index_of(&h.proposer);
@@ -300,7 +301,7 @@ impl Consensus {
     pub(super) fn try_propose(&mut self, out: &mut Vec<Output>) {
         let round = self.pacemaker.round();
         let justify = self.safety.high_qc.clone();
-        let Some(leader) = self.leader_after(round, &justify.block_hash) else {
+        let Some(leader) = self.leader_of(round, &justify) else {
             // We lack the block our high QC certifies: fetch it first.
             if justify.height > self.tree.committed_height() {
                 let hint = self.fetch_hint(justify.round);
@@ -348,6 +349,9 @@ impl Consensus {
         let Some(req) = self.awaiting_payload.take() else {
             return; // stale: the round moved on
         };
+        if self.safety.last_voted_round >= req.round {
+            return; // we voted for another block of this round meanwhile (a twin's)
+        }
         let Some(key) = self.config.key.clone() else {
             return;
         };

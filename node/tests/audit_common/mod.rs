@@ -1,13 +1,16 @@
 //! Builds a real chain in a real store: a 4-validator genesis from the
 //! genesis crate, signed transfers, blocks proposed by the round's leader
+//! (leader reputation: `cairn_consensus::leader`, as the audit checks it)
 //! with the state height and root consensus requires, QCs signed by three
 //! of the four validators, and optionally a round that timed out (a block
 //! carrying a TC). Shared by the audit tests and `examples/make_chain.rs`.
 #![allow(clippy::unwrap_used, dead_code)]
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 
+use cairn_consensus::leader::{self, Signers};
 use cairn_genesis::{
     build_genesis_state, testnet_deterministic, Genesis, GenesisState, GenesisTime, KeyFile,
 };
@@ -32,6 +35,8 @@ pub struct ChainBuilder {
     nonces: Vec<u64>,
     prev: BlockHeader,
     prev_qc: QuorumCertificate,
+    /// Signers of the QCs carried by the last blocks, nearest first.
+    recent: VecDeque<Signers>,
 }
 
 pub fn chain() -> ChainId {
@@ -57,7 +62,9 @@ impl ChainBuilder {
         store.init_genesis(&state.block, &state.accounts).unwrap();
         let prev = state.block.header.clone();
         let prev_qc = QuorumCertificate::genesis(state.block.hash());
+        let recent = VecDeque::from([leader::signers(&prev.justify)]);
         ChainBuilder {
+            recent,
             nonces: vec![0; accounts.len()],
             genesis,
             state,
@@ -159,13 +166,14 @@ impl ChainBuilder {
         } else {
             p.state_height
         };
-        let n = self.validators.len() as u64;
+        let vals = &self.state.committee.validators;
+        let proposer = leader::proposer(vals, round, self.prev_qc.round, &self.recent);
         let header = BlockHeader {
             chain_id: chain(),
             height: p.height.next(),
             round,
             parent_hash: p.hash(),
-            proposer: self.validators[(round.0 % n) as usize].address(),
+            proposer: self.validators[proposer as usize].address(),
             timestamp_ms: 1_800_000_000_000 + round.0 * 1000,
             tx_root: Block::compute_tx_root(&txs),
             tx_count: txs.len() as u32,
@@ -177,6 +185,9 @@ impl ChainBuilder {
         let block = Block { header, txs };
         let qc = self.qc_for(block.hash(), block.header.height, round);
         self.store.commit_block(&block, &qc).unwrap();
+        self.recent
+            .push_front(leader::signers(&block.header.justify));
+        self.recent.truncate(leader::WINDOW);
         self.prev = block.header.clone();
         self.prev_qc = qc;
         block

@@ -333,8 +333,8 @@ impl Sim {
             .gen_range(0..candidates.len())
             .max(candidates.len().min(2) - 1);
         let justify = candidates[depth].clone();
-        // Only the leader after the chosen parent may propose (leader reputation).
-        if core.leader_after(round, &justify.block_hash) != Some(me) {
+        // Only the round's leader may propose (after a TC: plain rotation).
+        if core.leader_of(round, &justify) != Some(me) {
             return;
         }
         let Some(parent) = core.block(&justify.block_hash) else {

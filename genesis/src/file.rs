@@ -81,6 +81,15 @@ pub struct ConsensusParams {
 }
 
 impl ConsensusParams {
+    /// The limits on a block's contents these parameters set.
+    pub fn block_limits(&self) -> cairn_ledger::validate::BlockLimits {
+        cairn_ledger::validate::BlockLimits {
+            max_txs: self.max_block_txs,
+            max_bytes: self.max_block_bytes,
+            max_memo_bytes: self.max_memo_bytes,
+        }
+    }
+
     /// Accepted range of `roundTimeoutMs`.
     pub const ROUND_TIMEOUT_MS: (u64, u64) = (50, 60_000);
     /// Accepted range of `timeoutBackoff`.

@@ -8,6 +8,8 @@
 //! - [`merkle`]: RFC 6962 transaction roots and audit paths.
 //! - [`state`]: the Jellyfish Merkle account tree and its proofs.
 //! - [`execute`]: deterministic block execution.
+//! - [`validate`]: every rule a block must satisfy, for the node's check
+//!   before voting, block sync and the audit alike.
 //! - `store` (feature `store`): the RocksDB store.
 
 pub mod codec;
@@ -21,6 +23,7 @@ pub mod state;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod types;
+pub mod validate;
 
 pub use codec::{Decode, Encode};
 pub use crypto::{SecretKey, Signature};

@@ -9,10 +9,12 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::{Duration, Instant};
 
-use cairn_genesis::GenesisState;
 use cairn_consensus::leader::{self, Signers};
-use cairn_ledger::{BlockHeader, Committee, Hash, Height};
+use cairn_genesis::GenesisState;
+use cairn_ledger::validate;
+use cairn_ledger::{Block, BlockHeader, Committee, Hash, Height};
 
+use super::rules;
 use super::verify::{verify_window, Checked};
 use super::{
     AuditError, AuditState, BlockSource, Discrepancy, FetchResult, Fetched, Summary, Trusted,
@@ -103,17 +105,13 @@ pub fn run(
     };
     std::thread::scope(|s| -> Result<(), AuditError> {
         let (fetched_tx, fetched_rx) = sync_channel::<Result<Window, AuditError>>(2);
-        let (checked_tx, checked_rx) = sync_channel::<Vec<Result<Checked, Discrepancy>>>(2);
+        let (checked_tx, checked_rx) = sync_channel::<Result<CheckedWindow, AuditError>>(2);
         s.spawn(move || fetch_loop(source, first, replay_to, to, &fetched_tx));
         s.spawn(move || {
             for item in fetched_rx {
-                let out = match item {
-                    Ok((window, signatures)) => verify_window(window, trusted, signatures),
-                    Err(e) => {
-                        // Pass the source's failure on as a marker the walker reports.
-                        vec![Err(Discrepancy::new(Height(0), UNAVAILABLE, "", e))]
-                    }
-                };
+                // A source failure passes through to the walker, which reports it.
+                let out =
+                    item.map(|(window, signatures)| verify_window(window, trusted, signatures));
                 if checked_tx.send(out).is_err() {
                     return;
                 }
@@ -141,8 +139,8 @@ pub fn run(
     })
 }
 
-/// Marks a source failure travelling through the verify stage.
-const UNAVAILABLE: &str = "\0unavailable";
+/// A window after its stateless checks, in height order.
+type CheckedWindow = Vec<Result<Checked, Discrepancy>>;
 
 fn check_genesis(source: &dyn BlockSource, genesis: &GenesisState) -> Result<(), AuditError> {
     let want = genesis.block.hash();
@@ -250,7 +248,12 @@ fn ancestry_signers(
     for f in below.iter().rev() {
         let f = f.as_ref().map_err(|d| AuditError::from(d.clone()))?;
         if f.block.hash() != want {
-            return Err(height_mismatch(f.height, f, "below --from, by the anchor's parent hashes").into());
+            return Err(height_mismatch(
+                f.height,
+                f,
+                "below --from, by the anchor's parent hashes",
+            )
+            .into());
         }
         recent.push_back(leader::signers(&f.block.header.justify));
         want = f.block.header.parent_hash;
@@ -336,7 +339,7 @@ impl Walk<'_> {
     fn consume(
         &mut self,
         source: &dyn BlockSource,
-        rx: Receiver<Vec<Result<Checked, Discrepancy>>>,
+        rx: Receiver<Result<CheckedWindow, AuditError>>,
     ) -> Result<(), AuditError> {
         let mut windows = rx.into_iter();
         while self.next <= self.to {
@@ -346,18 +349,11 @@ impl Walk<'_> {
                     self.next
                 )));
             };
-            for item in window {
+            for item in window? {
                 if self.next > self.to {
                     break;
                 }
-                let checked = match item {
-                    Ok(c) => c,
-                    Err(d) if d.check == UNAVAILABLE => {
-                        return Err(AuditError::Unavailable(d.actual))
-                    }
-                    Err(d) => return Err(d.into()),
-                };
-                self.block(source, checked)?;
+                self.block(source, item?)?;
             }
         }
         Ok(())
@@ -376,7 +372,7 @@ impl Walk<'_> {
             return Err(d.into());
         }
         let h = &c.fetched.block.header;
-        sequential_checks(height, h, &self.prev, self.state)?;
+        sequential_checks(height, &c.fetched.block, &self.prev, self.state)?;
         proposer_check(height, h, self.committee, &self.recent)?;
         self.recent.push_front(leader::signers(&h.justify));
         self.recent.truncate(leader::WINDOW);
@@ -438,82 +434,34 @@ fn proposer_check(
     recent: &VecDeque<Signers>,
 ) -> Result<(), Discrepancy> {
     let vals = &committee.validators;
-    let leader = leader::elect(vals, h.round, recent);
+    let leader = leader::proposer(vals, h.round, h.justify.round, recent);
     let address = vals.validators()[leader as usize].address;
     if h.proposer != address {
         return Err(Discrepancy::new(
             height,
             "proposer",
-            format!("{address} (the leader of round {} after its parent)", h.round),
+            format!("{address} (the leader of round {})", h.round),
             h.proposer.to_string(),
         ));
     }
     Ok(())
 }
 
-/// The checks that relate a block to its parent and to the recomputed state.
+/// The rules that relate a block to its parent and to the recomputed
+/// state (the ledger's, shared with the node and block sync).
 fn sequential_checks(
     height: Height,
-    h: &BlockHeader,
+    block: &Block,
     prev: &Prev,
     state: &AuditState,
 ) -> Result<(), Discrepancy> {
-    let fail = |check: &str, expected: String, actual: String| {
-        Err(Discrepancy::new(height, check, expected, actual))
+    let h = &block.header;
+    let rule = |verdict: Result<(), validate::BlockError>| -> Result<(), Discrepancy> {
+        verdict.map_err(|e| rules::discrepancy(height, block, &e))
     };
-    if h.parent_hash != prev.hash {
-        return fail(
-            "parent-hash",
-            prev.hash.to_string(),
-            h.parent_hash.to_string(),
-        );
-    }
-    let j = &h.justify;
-    let p = &prev.header;
-    if j.block_hash != prev.hash || j.height != p.height || j.round != p.round {
-        return fail(
-            "justify",
-            format!(
-                "a QC for the parent {} (height {}, round {})",
-                prev.hash, p.height, p.round
-            ),
-            format!(
-                "a QC for {} (height {}, round {})",
-                j.block_hash, j.height, j.round
-            ),
-        );
-    }
-    let after_tc = h
-        .timeout_cert
-        .as_ref()
-        .is_some_and(|tc| tc.round.next() == h.round && j.round >= tc.max_high_qc_round());
-    if h.round <= p.round || !(h.round == j.round.next() || after_tc) {
-        return fail(
-            "round",
-            format!(
-                "round {} (the justify's round + 1), or a later one with a timeout certificate of the round before",
-                j.round.next()
-            ),
-            format!("round {}", h.round),
-        );
-    }
-    // The state height is the highest height the carried QC chain commits.
-    let want = if p.height > Height(0) && p.round == p.justify.round.next() {
-        p.justify.height
-    } else {
-        p.state_height
-    };
-    if h.state_height != want {
-        return fail("state-height", want.to_string(), h.state_height.to_string());
-    }
+    rule(validate::check_extends(block, &prev.header, prev.hash))?;
     if let Some(root) = state.root_at(h.state_height) {
-        if root != h.state_root {
-            return fail(
-                "state-root",
-                format!("{root} (recomputed state after height {})", h.state_height),
-                h.state_root.to_string(),
-            );
-        }
+        rule(validate::check_state_root(block, root))?;
     }
     Ok(())
 }

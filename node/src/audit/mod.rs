@@ -18,6 +18,7 @@
 pub mod engine;
 pub mod proofs;
 pub mod rpc_source;
+mod rules;
 pub mod state;
 pub mod store_source;
 mod verify;

@@ -5,9 +5,11 @@
 
 use cairn_genesis::ConsensusParams;
 use cairn_ledger::types::tx::verify_all;
-use cairn_ledger::{Block, Committee, Hash, SignedTransaction, VerifyError};
+use cairn_ledger::validate::{self, BlockError};
+use cairn_ledger::{Committee, Hash, SignedTransaction};
 use rayon::prelude::*;
 
+use super::rules::discrepancy;
 use super::{Discrepancy, FetchResult, Fetched, Trusted};
 
 /// A block after its stateless checks: its hash, and the first check it
@@ -80,10 +82,6 @@ fn first_bad_signatures(window: &[FetchResult]) -> Vec<Option<usize>> {
     first
 }
 
-fn short(e: &VerifyError) -> String {
-    e.to_string()
-}
-
 /// The checks a replayed block gets: everything that needs no signature.
 fn check_replayed(
     f: &Fetched,
@@ -92,88 +90,38 @@ fn check_replayed(
     params: &ConsensusParams,
 ) -> Result<(), Discrepancy> {
     check_identity(f, hash, committee)?;
-    check_limits(f, params)?;
-    check_tx_root(f)
+    rule(f, validate::check_limits(&f.block, &params.block_limits()))?;
+    rule(f, validate::check_tx_root(&f.block))
+}
+
+/// A ledger rule's verdict on `f`, as the audit reports it.
+fn rule(f: &Fetched, verdict: Result<(), BlockError>) -> Result<(), Discrepancy> {
+    verdict.map_err(|e| discrepancy(f.height, &f.block, &e))
 }
 
 /// Height, chain id, and the hash the source indexes the block under.
 fn check_identity(f: &Fetched, hash: &Hash, committee: &Committee) -> Result<(), Discrepancy> {
     let h = &f.block.header;
     let at = f.height;
-    let fail = |check: &str, expected: String, actual: String| {
-        Err(Discrepancy::new(at, check, expected, actual))
-    };
     if h.height != at {
-        return fail("height", at.to_string(), h.height.to_string());
+        return Err(Discrepancy::new(at, "height", at, h.height));
     }
-    if h.chain_id != committee.chain_id {
-        return fail(
-            "chain-id",
-            committee.chain_id.to_string(),
-            h.chain_id.to_string(),
-        );
-    }
+    rule(f, validate::check_chain(&f.block, &committee.chain_id))?;
     if let Some(indexed) = f.indexed_hash {
         if indexed != *hash {
-            return fail(
+            return Err(Discrepancy::new(
+                at,
                 "block-hash",
                 format!("{indexed} (the hash the block is indexed under)"),
                 format!("{hash} (the hash of the stored bytes)"),
-            );
+            ));
         }
     }
     Ok(())
 }
 
-/// The genesis limits a validator enforces before voting (`App::check`):
-/// transaction count, total transaction bytes, memo length.
-fn check_limits(f: &Fetched, params: &ConsensusParams) -> Result<(), Discrepancy> {
-    let txs = &f.block.txs;
-    let bytes: u64 = txs.iter().map(|t| t.encoded_len() as u64).sum();
-    if txs.len() > params.max_block_txs as usize || bytes > params.max_block_bytes {
-        return Err(Discrepancy::new(
-            f.height,
-            "block-limits",
-            format!(
-                "at most {} transactions and {} transaction bytes (maxBlockTxs, maxBlockBytes)",
-                params.max_block_txs, params.max_block_bytes
-            ),
-            format!("{} transactions, {bytes} bytes", txs.len()),
-        ));
-    }
-    let memo = usize::from(params.max_memo_bytes);
-    if let Some((i, t)) = txs
-        .iter()
-        .enumerate()
-        .find(|(_, t)| t.tx().memo.len() > memo)
-    {
-        return Err(Discrepancy::new(
-            f.height,
-            "block-limits",
-            format!("memos of at most {memo} bytes (maxMemoBytes)"),
-            format!(
-                "a {}-byte memo (transaction {i}, hash {})",
-                t.tx().memo.len(),
-                t.hash()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn check_tx_root(f: &Fetched) -> Result<(), Discrepancy> {
-    let root = Block::compute_tx_root(&f.block.txs);
-    if root != f.block.header.tx_root {
-        return Err(Discrepancy::new(
-            f.height,
-            "tx-root",
-            root,
-            f.block.header.tx_root,
-        ));
-    }
-    Ok(())
-}
-
+/// Every stateless rule, in the order the audit reports them (a changed
+/// transaction shows as its bad signature before its `tx_root`).
 fn check_block(
     f: &Fetched,
     hash: &Hash,
@@ -182,57 +130,16 @@ fn check_block(
     params: &ConsensusParams,
 ) -> Result<(), Discrepancy> {
     check_identity(f, hash, committee)?;
-    let h = &f.block.header;
-    let at = f.height;
-    let fail = |check: &str, expected: String, actual: String| {
-        Err(Discrepancy::new(at, check, expected, actual))
-    };
-    let qc = &f.qc;
-    if qc.block_hash != *hash || qc.height != h.height || qc.round != h.round {
-        return fail(
-            "qc-target",
-            format!(
-                "a QC for block {hash} (height {}, round {})",
-                h.height, h.round
-            ),
-            format!(
-                "a QC for block {} (height {}, round {})",
-                qc.block_hash, qc.height, qc.round
-            ),
-        );
+    let block = &f.block;
+    rule(
+        f,
+        validate::check_certified_by(block, hash, &f.qc, committee),
+    )?;
+    rule(f, validate::check_limits(block, &params.block_limits()))?;
+    if let Some(index) = bad_tx {
+        let hash = block.txs[index].hash();
+        rule(f, Err(BlockError::BadSignature { index, hash }))?;
     }
-    if let Err(e) = qc.verify(committee) {
-        let check = match e {
-            VerifyError::NoQuorum { .. } => "qc-quorum",
-            _ => "qc-signature",
-        };
-        return fail(check, "a valid quorum certificate".into(), short(&e));
-    }
-    check_limits(f, params)?;
-    if let Some(i) = bad_tx {
-        let tx = &f.block.txs[i];
-        return fail(
-            "tx-signature",
-            format!("a valid signature by {} on transaction {i}", tx.tx().from),
-            format!("an invalid signature (transaction {i}, hash {})", tx.hash()),
-        );
-    }
-    check_tx_root(f)?;
-    if let Err(e) = h.justify.verify(committee) {
-        let check = match e {
-            VerifyError::NoQuorum { .. } => "justify-quorum",
-            _ => "justify-signature",
-        };
-        return fail(check, "a valid certificate of the parent".into(), short(&e));
-    }
-    if let Some(tc) = &h.timeout_cert {
-        if let Err(e) = tc.verify(committee) {
-            return fail(
-                "timeout-cert",
-                "a valid timeout certificate".into(),
-                short(&e),
-            );
-        }
-    }
-    Ok(())
+    rule(f, validate::check_tx_root(block))?;
+    rule(f, validate::check_certificates(block, committee, false))
 }

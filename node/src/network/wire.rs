@@ -14,7 +14,15 @@ use cairn_ledger::{
 use libp2p::gossipsub::IdentTopic;
 use libp2p::StreamProtocol;
 
-pub use crate::node::sync::SyncBatch;
+/// Committed blocks with their certificates, and a proof for the last one:
+/// a block sync response (verified and applied by `node::sync`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncBatch {
+    /// Consecutive committed blocks, each with a QC certifying it.
+    pub blocks: Vec<(Block, QuorumCertificate)>,
+    /// Proves the last block committed (absent if the server has none).
+    pub proof: Option<CommitProof>,
+}
 
 /// The request-response protocol name.
 pub const RR_PROTOCOL: StreamProtocol = StreamProtocol::new("/cairn/rr/1");

@@ -12,50 +12,15 @@ use std::sync::Arc;
 use cairn_consensus::PayloadRequest;
 use cairn_genesis::ConsensusParams;
 use cairn_ledger::store::{Store, StoreError};
-use cairn_ledger::types::tx::verify_all;
+use cairn_ledger::validate::{self, BlockError};
 use cairn_ledger::{Address, Block, BlockHeader, ChainId, Hash, SignedTransaction};
 
-/// Why a proposed block is refused.
+/// Why a block cannot be built or is refused.
 #[derive(Debug, thiserror::Error)]
-pub enum BlockError {
-    /// Wrong chain.
-    #[error("block is for chain {0}")]
-    WrongChain(String),
-    /// Over the genesis limits.
-    #[error(
-        "block has {count} transactions / {bytes} bytes, above the limits {max_txs} / {max_bytes}"
-    )]
-    TooLarge {
-        /// Transactions in it.
-        count: usize,
-        /// Their total encoded size.
-        bytes: u64,
-        /// Limit on count.
-        max_txs: u32,
-        /// Limit on size.
-        max_bytes: u64,
-    },
-    /// A memo above the chain's limit.
-    #[error("transaction {0} has a memo above the chain's limit")]
-    MemoTooLong(Hash),
-    /// `tx_root` does not match the transactions.
-    #[error("tx_root {claimed} does not match the transactions ({actual})")]
-    TxRoot {
-        /// In the header.
-        claimed: Hash,
-        /// Computed.
-        actual: Hash,
-    },
-    /// The state root disagrees with our execution.
-    #[error("state_root at height {height} is {claimed}, but executing the chain gives {actual}")]
-    StateRoot {
-        /// The height it describes.
-        height: u64,
-        /// In the header.
-        claimed: Hash,
-        /// Ours.
-        actual: Hash,
-    },
+pub enum AppError {
+    /// The block breaks a rule ([`cairn_ledger::validate`]).
+    #[error(transparent)]
+    Invalid(#[from] BlockError),
     /// We have not executed up to the height the block describes.
     #[error("block describes state at height {wanted}, but this node has executed only to {have}")]
     NotExecuted {
@@ -64,9 +29,6 @@ pub enum BlockError {
         /// Our tip.
         have: u64,
     },
-    /// A transaction signature is invalid.
-    #[error("transaction {0} has an invalid signature")]
-    BadSignature(Hash),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,10 +58,10 @@ impl App {
     }
 
     /// The state root a block with this request must carry.
-    fn state_root(&self, state_height: cairn_ledger::Height) -> Result<Hash, BlockError> {
+    fn state_root(&self, state_height: cairn_ledger::Height) -> Result<Hash, AppError> {
         let tip = self.store.tip()?.ok_or(StoreError::NotInitialized)?;
         if tip.height < state_height {
-            return Err(BlockError::NotExecuted {
+            return Err(AppError::NotExecuted {
                 wanted: state_height.0,
                 have: tip.height.0,
             });
@@ -114,7 +76,7 @@ impl App {
         proposer: Address,
         txs: Vec<SignedTransaction>,
         now_ms: u64,
-    ) -> Result<Block, BlockError> {
+    ) -> Result<Block, AppError> {
         let header = BlockHeader {
             chain_id: self.chain_id.clone(),
             height: req.height,
@@ -132,53 +94,23 @@ impl App {
         Ok(Block { header, txs })
     }
 
-    /// Checks everything about `block` that consensus does not: limits,
-    /// `tx_root`, the state root, and every transaction signature not already
-    /// verified (`verified` says which were, e.g. admitted to our mempool).
+    /// Checks everything about `block` that consensus does not (its
+    /// certificates and parent link are the core's): contents and limits,
+    /// the state root, and every transaction signature not already verified
+    /// (`verified` says which were, e.g. admitted to our mempool). The rules
+    /// are the ledger's, shared with block sync and the audit.
     /// CPU-heavy: run it off the consensus task.
-    pub fn check(&self, block: &Block, verified: impl Fn(&Hash) -> bool) -> Result<(), BlockError> {
-        let h = &block.header;
-        if h.chain_id != self.chain_id {
-            return Err(BlockError::WrongChain(h.chain_id.to_string()));
-        }
-        let bytes: u64 = block.txs.iter().map(|t| t.encoded_len() as u64).sum();
-        if block.txs.len() > self.params.max_block_txs as usize
-            || bytes > self.params.max_block_bytes
-        {
-            return Err(BlockError::TooLarge {
-                count: block.txs.len(),
-                bytes,
-                max_txs: self.params.max_block_txs,
-                max_bytes: self.params.max_block_bytes,
-            });
-        }
-        if let Some(t) = block
-            .txs
-            .iter()
-            .find(|t| t.tx().memo.len() > self.params.max_memo_bytes as usize)
-        {
-            return Err(BlockError::MemoTooLong(t.hash()));
-        }
-        let actual = Block::compute_tx_root(&block.txs);
-        if actual != h.tx_root {
-            return Err(BlockError::TxRoot {
-                claimed: h.tx_root,
-                actual,
-            });
-        }
-        let ours = self.state_root(h.state_height)?;
-        if ours != h.state_root {
-            return Err(BlockError::StateRoot {
-                height: h.state_height.0,
-                claimed: h.state_root,
-                actual: ours,
-            });
-        }
-        let unverified: Vec<&SignedTransaction> =
-            block.txs.iter().filter(|t| !verified(&t.hash())).collect();
-        if let Some(&i) = verify_all(&unverified).first() {
-            return Err(BlockError::BadSignature(unverified[i].hash()));
-        }
-        Ok(())
+    pub fn check(&self, block: &Block, verified: impl Fn(&Hash) -> bool) -> Result<(), AppError> {
+        let state_root = self.state_root(block.header.state_height)?;
+        let checks = validate::Checks {
+            chain_id: &self.chain_id,
+            limits: &self.params.block_limits(),
+            parent: None,
+            certificates: None,
+            certified_by: None,
+            verified: Some(verified),
+            state_root: Some(state_root),
+        };
+        Ok(validate::validate(block, checks)?)
     }
 }

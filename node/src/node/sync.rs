@@ -8,20 +8,13 @@
 //! transaction signatures and state root are checked, and it is re-executed.
 
 use cairn_ledger::store::{Store, StoreError};
-use cairn_ledger::types::tx::verify_all;
-use cairn_ledger::{Block, CommitProof, Committee, Height, QuorumCertificate, VerifyError};
+use cairn_ledger::validate::{self, BlockError, BlockLimits};
+use cairn_ledger::{CommitProof, Committee, Height, QuorumCertificate, VerifyError};
+
+pub use crate::network::SyncBatch;
 
 /// The most blocks one sync response carries.
 pub const MAX_SYNC_BLOCKS: usize = 64;
-
-/// Committed blocks with their certificates, and a proof for the last one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyncBatch {
-    /// Consecutive committed blocks, each with a QC certifying it.
-    pub blocks: Vec<(Block, QuorumCertificate)>,
-    /// Proves the last block committed (absent if the server has none).
-    pub proof: Option<CommitProof>,
-}
 
 /// Why a batch was refused (the peer that sent it is at fault unless `Store`).
 #[derive(Debug, thiserror::Error)]
@@ -36,29 +29,22 @@ pub enum SyncError {
         /// The height we need.
         expected: u64,
     },
-    /// A block does not link to its predecessor.
-    #[error("block at height {0} does not extend the previous block")]
-    Unlinked(u64),
-    /// A certificate is not for the block it accompanies.
-    #[error("certificate at height {0} is not for that block")]
-    WrongCertificate(u64),
-    /// A certificate or signature does not verify.
+    /// A block breaks a rule ([`cairn_ledger::validate`]).
     #[error("block at height {height}: {source}")]
-    Verify {
+    Invalid {
         /// The height.
+        height: u64,
+        /// The rule it breaks.
+        source: BlockError,
+    },
+    /// The commit proof for the last block does not verify.
+    #[error("commit proof for the block at height {height}: {source}")]
+    Proof {
+        /// The height of the block it should prove.
         height: u64,
         /// What failed.
         source: VerifyError,
     },
-    /// `tx_root` does not match.
-    #[error("block at height {0}: tx_root does not match its transactions")]
-    TxRoot(u64),
-    /// A transaction signature is invalid.
-    #[error("block at height {0} holds a transaction with an invalid signature")]
-    BadTransaction(u64),
-    /// The block's state root disagrees with our re-execution.
-    #[error("block at height {0}: state root disagrees with re-execution")]
-    StateRoot(u64),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,10 +82,21 @@ pub fn serve(store: &Store, from: Height, max: usize) -> Result<SyncBatch, Store
 }
 
 /// Verifies `batch` against our tip and applies every block it proves
-/// committed. Returns how many blocks were applied.
-pub fn apply(store: &Store, committee: &Committee, batch: &SyncBatch) -> Result<usize, SyncError> {
+/// committed. Returns how many blocks were applied. Every rule is the
+/// ledger's ([`validate`]), as for a proposal and in the audit.
+pub fn apply(
+    store: &Store,
+    committee: &Committee,
+    limits: &BlockLimits,
+    batch: &SyncBatch,
+) -> Result<usize, SyncError> {
     let tip = store.tip()?.ok_or(StoreError::NotInitialized)?;
-    let mut prev_hash = tip.hash;
+    let Some(tip_block) = store.block_at(tip.height)? else {
+        return Err(
+            StoreError::Inconsistent(format!("the tip block {} is missing", tip.height)).into(),
+        );
+    };
+    let (mut prev, mut prev_hash) = (&tip_block.header, tip.hash);
     let mut prev_qc: Option<&QuorumCertificate> = None;
     for (i, (block, qc)) in batch.blocks.iter().enumerate() {
         let h = &block.header;
@@ -111,82 +108,70 @@ pub fn apply(store: &Store, committee: &Committee, batch: &SyncBatch) -> Result<
                 expected,
             });
         }
-        if h.parent_hash != prev_hash
-            || h.justify.block_hash != prev_hash
-            || h.chain_id != committee.chain_id
-        {
-            return Err(SyncError::Unlinked(expected));
-        }
-        let hash = block.hash();
-        if qc.block_hash != hash || qc.height != h.height || qc.round != h.round {
-            return Err(SyncError::WrongCertificate(expected));
-        }
-        let verify = |source| SyncError::Verify {
+        let invalid = |source| SyncError::Invalid {
             height: expected,
             source,
         };
+        let hash = block.hash();
+        validate::check_contents(block, &committee.chain_id, limits).map_err(invalid)?;
+        validate::check_extends(block, prev, prev_hash).map_err(invalid)?;
+        validate::check_certified_by(block, &hash, qc, committee).map_err(invalid)?;
         // The justify usually is the previous block's QC, verified just before.
-        if prev_qc != Some(&h.justify) {
-            h.justify.verify(committee).map_err(verify)?;
-        }
-        qc.verify(committee).map_err(verify)?;
+        validate::check_certificates(block, committee, prev_qc == Some(&h.justify))
+            .map_err(invalid)?;
         prev_qc = Some(qc);
-        if Block::compute_tx_root(&block.txs) != h.tx_root {
-            return Err(SyncError::TxRoot(expected));
-        }
-        prev_hash = hash;
+        (prev, prev_hash) = (h, hash);
     }
-    // How far the batch proves commitment: its last block by the proof, or
-    // the first of any 2-chain inside it.
-    let mut proven: Option<(usize, CommitProof)> = None;
-    if let (Some(proof), Some((last, _))) = (&batch.proof, batch.blocks.last()) {
-        let height = last.header.height.0;
-        proof
-            .verify(&last.hash(), last.header.round, committee)
-            .map_err(|source| SyncError::Verify { height, source })?;
-        proven = Some((batch.blocks.len() - 1, proof.clone()));
-    } else {
-        for i in (0..batch.blocks.len().saturating_sub(1)).rev() {
-            // Block i+1 extends block i and carries its QC (checked above), and
-            // its own QC verified: if it is from the next round, that is a
-            // 2-chain and block i is committed.
-            let (child, child_qc) = &batch.blocks[i + 1];
-            if child.header.round == batch.blocks[i].0.header.round.next() {
-                proven = Some((
-                    i,
-                    CommitProof {
-                        child: child.header.clone(),
-                        child_qc: child_qc.clone(),
-                    },
-                ));
-                break;
-            }
-        }
-    }
-    let Some((last, proof)) = proven else {
+    let Some((last, proof)) = proven(batch, committee)? else {
         return Ok(0);
     };
     for (i, (block, qc)) in batch.blocks[..=last].iter().enumerate() {
         let height = block.header.height.0;
-        if !verify_all(&block.txs).is_empty() {
-            return Err(SyncError::BadTransaction(height));
-        }
-        if block.header.state_height >= block.header.height
-            || store.state_root_at(block.header.state_height)? != block.header.state_root
-        {
-            return Err(SyncError::StateRoot(height));
-        }
+        let invalid = |source| SyncError::Invalid { height, source };
+        validate::check_signatures(block, |_| false).map_err(invalid)?;
+        validate::check_state_height(block).map_err(invalid)?;
+        let root = store.state_root_at(block.header.state_height)?;
+        validate::check_state_root(block, root).map_err(invalid)?;
         let proof = (i == last).then_some(&proof);
         store.commit_block_with_proof(block, qc, proof)?;
     }
     Ok(last + 1)
 }
 
+/// How far `batch` (already checked block by block) proves commitment: its
+/// last block by the commit proof, or the first of any 2-chain inside it.
+fn proven(
+    batch: &SyncBatch,
+    committee: &Committee,
+) -> Result<Option<(usize, CommitProof)>, SyncError> {
+    if let (Some(proof), Some((last, _))) = (&batch.proof, batch.blocks.last()) {
+        let height = last.header.height.0;
+        proof
+            .verify(&last.hash(), last.header.round, committee)
+            .map_err(|source| SyncError::Proof { height, source })?;
+        return Ok(Some((batch.blocks.len() - 1, proof.clone())));
+    }
+    for i in (0..batch.blocks.len().saturating_sub(1)).rev() {
+        // Block i+1 extends block i and carries its QC (checked), and its own
+        // QC verified: if it is from the next round, that is a 2-chain and
+        // block i is committed.
+        let (child, child_qc) = &batch.blocks[i + 1];
+        if child.header.round == batch.blocks[i].0.header.round.next() {
+            let proof = CommitProof {
+                child: child.header.clone(),
+                child_qc: child_qc.clone(),
+            };
+            return Ok(Some((i, proof)));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use cairn_genesis::{build_genesis_state, testnet_deterministic, GenesisTime, KeyFile};
     use cairn_ledger::{
-        Amount, BlockHeader, ChainId, Hash, Round, SignedTransaction, Transaction, Vote,
+        Amount, Block, BlockHeader, ChainId, Hash, Round, SignedTransaction, Transaction, Vote,
     };
 
     use super::*;
@@ -217,6 +202,10 @@ mod tests {
             genesis: st.block,
             accounts: st.accounts,
         }
+    }
+
+    fn limits() -> BlockLimits {
+        cairn_genesis::ConsensusParams::default().block_limits()
     }
 
     fn store(c: &Chain) -> (tempfile::TempDir, Store) {
@@ -266,6 +255,9 @@ mod tests {
             memo: vec![],
         }
         .sign(c.akeys[0].secret());
+        // Rounds are consecutive: the parent's QC commits the grandparent,
+        // whose state the block describes (the state-height rule).
+        let state_height = Height(tip.height.0.saturating_sub(1));
         let header = BlockHeader {
             chain_id: c.committee.chain_id.clone(),
             height: tip.height.next(),
@@ -275,8 +267,8 @@ mod tests {
             timestamp_ms: round,
             tx_root: Block::compute_tx_root(std::slice::from_ref(&tx)),
             tx_count: 1,
-            state_root: tip.state_root,
-            state_height: tip.height,
+            state_root: s.state_root_at(state_height).unwrap(),
+            state_height,
             justify: s.qc_at(tip.height).unwrap().unwrap(),
             timeout_cert: None,
         };
@@ -321,7 +313,7 @@ mod tests {
         let batch = serve(&srv, Height(1), 64).unwrap();
         assert_eq!(batch.blocks.len(), 5);
         assert!(batch.proof.is_some());
-        assert_eq!(apply(&cli, &c.committee, &batch).unwrap(), 5);
+        assert_eq!(apply(&cli, &c.committee, &limits(), &batch).unwrap(), 5);
         assert_eq!(cli.tip().unwrap(), srv.tip().unwrap());
         // The client can now serve the same range, proof included.
         assert_eq!(serve(&cli, Height(1), 64).unwrap(), batch);
@@ -335,13 +327,13 @@ mod tests {
         let mut batch = serve(&srv, Height(1), 64).unwrap();
         batch.proof = None;
         // Consecutive rounds inside the batch prove all but the last block.
-        assert_eq!(apply(&cli, &c.committee, &batch).unwrap(), 2);
+        assert_eq!(apply(&cli, &c.committee, &limits(), &batch).unwrap(), 2);
         // A lone certified block proves nothing.
         let lone = SyncBatch {
             blocks: batch.blocks[2..].to_vec(),
             proof: None,
         };
-        assert_eq!(apply(&cli, &c.committee, &lone).unwrap(), 0);
+        assert_eq!(apply(&cli, &c.committee, &limits(), &lone).unwrap(), 0);
         assert_eq!(cli.tip().unwrap().unwrap().height, Height(2));
     }
 
@@ -355,29 +347,41 @@ mod tests {
         let mut bad_sig = good.clone();
         bad_sig.blocks[1].1.signatures[0].1 .0[5] ^= 1;
         assert!(matches!(
-            apply(&cli, &c.committee, &bad_sig),
-            Err(SyncError::Verify { height: 2, .. })
+            apply(&cli, &c.committee, &limits(), &bad_sig),
+            Err(SyncError::Invalid {
+                height: 2,
+                source: BlockError::Certificate { .. }
+            })
         ));
 
         let mut short = good.clone();
         short.blocks[0].1.signatures.truncate(2);
         assert!(matches!(
-            apply(&cli, &c.committee, &short),
-            Err(SyncError::Verify { height: 1, .. })
+            apply(&cli, &c.committee, &limits(), &short),
+            Err(SyncError::Invalid {
+                height: 1,
+                source: BlockError::Certificate { .. }
+            })
         ));
 
         let mut gap = good.clone();
         gap.blocks.remove(1);
         assert!(matches!(
-            apply(&cli, &c.committee, &gap),
-            Err(SyncError::Unlinked(2)) | Err(SyncError::Gap { .. })
+            apply(&cli, &c.committee, &limits(), &gap),
+            Err(SyncError::Invalid {
+                height: 2,
+                source: BlockError::ParentHash { .. } | BlockError::Height { .. }
+            }) | Err(SyncError::Gap { .. })
         ));
 
         let mut tx_swapped = good.clone();
         tx_swapped.blocks[0].0.txs[0] = good.blocks[1].0.txs[0].clone();
         assert!(matches!(
-            apply(&cli, &c.committee, &tx_swapped),
-            Err(SyncError::TxRoot(1))
+            apply(&cli, &c.committee, &limits(), &tx_swapped),
+            Err(SyncError::Invalid {
+                height: 1,
+                source: BlockError::TxRoot { .. }
+            })
         ));
 
         let mut bad_proof = good.clone();
@@ -385,8 +389,8 @@ mod tests {
             p.child.round = Round(p.child.round.0 + 1);
         }
         assert!(matches!(
-            apply(&cli, &c.committee, &bad_proof),
-            Err(SyncError::Verify { height: 3, .. })
+            apply(&cli, &c.committee, &limits(), &bad_proof),
+            Err(SyncError::Proof { height: 3, .. })
         ));
         assert_eq!(
             cli.tip().unwrap().unwrap().height,
@@ -409,8 +413,11 @@ mod tests {
             }),
         };
         assert!(matches!(
-            apply(&cli, &c.committee, &lie),
-            Err(SyncError::StateRoot(1))
+            apply(&cli, &c.committee, &limits(), &lie),
+            Err(SyncError::Invalid {
+                height: 1,
+                source: BlockError::StateRoot { .. }
+            })
         ));
     }
 }

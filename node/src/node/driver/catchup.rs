@@ -58,7 +58,10 @@ pub(super) fn core_from_store(
     let pending = store.pending_blocks()?;
     // Leader election reads the certificates in the tip's ancestry.
     let mut history = Vec::new();
-    for h in (1..tip.height.0).rev().take(cairn_consensus::leader::WINDOW) {
+    for h in (1..tip.height.0)
+        .rev()
+        .take(cairn_consensus::leader::WINDOW)
+    {
         match store.block_at(Height(h))? {
             Some(b) => history.push(b.header.justify),
             None => break,
@@ -132,7 +135,12 @@ impl Driver {
             _ => return,
         };
         let waiting = self.mempool.has_ready();
-        if !is_behind(ours, status.committed_height, self.last_commit.elapsed(), waiting) {
+        if !is_behind(
+            ours,
+            status.committed_height,
+            self.last_commit.elapsed(),
+            waiting,
+        ) {
             return;
         }
         tracing::info!(ours = %ours, theirs = %status.committed_height, %peer, "behind a peer; syncing blocks");
@@ -182,9 +190,10 @@ impl Driver {
         };
         let store = self.store.clone();
         let committee = self.committee.clone();
+        let limits = self.app.params().block_limits();
         let result = self
             .env
-            .cpu(move || sync::apply(&store, &committee, &batch))
+            .cpu(move || sync::apply(&store, &committee, &limits, &batch))
             .await;
         match result {
             Ok(0) => {}

@@ -146,6 +146,27 @@ pub enum ConfigError {
     },
 }
 
+/// A value out of range in one section of the config (`[rpc]`,
+/// `[mempool]`): its dotted key and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key} {reason}")]
+pub struct InvalidValue {
+    /// The dotted key, e.g. `mempool.max_txs`.
+    pub key: &'static str,
+    /// What is wrong and what is allowed.
+    pub reason: String,
+}
+
+impl InvalidValue {
+    /// `key`'s value is wrong: `reason`.
+    pub fn new(key: &'static str, reason: impl Into<String>) -> InvalidValue {
+        InvalidValue {
+            key,
+            reason: reason.into(),
+        }
+    }
+}
+
 impl Config {
     /// Parses and validates `text` (named `path` in errors).
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -190,13 +211,9 @@ impl Config {
             self.p2p.max_message_bytes as u64,
             64 << 10,
         )?;
-        // Their messages start with the dotted key.
-        let split = |msg: String, section: &str| {
-            let (key, reason) = msg.split_once(' ').unwrap_or((section, &msg));
-            bad(key, reason.to_string())
-        };
-        self.rpc.validate().map_err(|m| split(m, "rpc"))?;
-        self.mempool.validate().map_err(|m| split(m, "mempool"))?;
+        let section = |e: InvalidValue| bad(e.key, e.reason);
+        self.rpc.validate().map_err(section)?;
+        self.mempool.validate().map_err(section)?;
         if self.p2p.listen == self.rpc.listen_addr {
             return Err(bad(
                 "rpc.listen_addr",

@@ -3,6 +3,8 @@
 use cairn_ledger::types::tx::MAX_TX_LEN;
 use serde::{Deserialize, Serialize};
 
+use crate::config::InvalidValue;
+
 /// Mempool limits. Every field has a default; `validate` rejects nonsense.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -42,7 +44,7 @@ impl Default for MempoolConfig {
 
 impl MempoolConfig {
     /// Rejects limits that would make the mempool useless, naming the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidValue> {
         let positive = [
             ("mempool.max_txs", self.max_txs),
             ("mempool.max_bytes", self.max_bytes),
@@ -52,25 +54,37 @@ impl MempoolConfig {
         ];
         for (key, v) in positive {
             if v == 0 {
-                return Err(format!("{key} must be at least 1"));
+                return Err(InvalidValue::new(key, "must be at least 1"));
             }
         }
         if self.tx_ttl_secs == 0 {
-            return Err("mempool.tx_ttl_secs must be at least 1".into());
+            return Err(InvalidValue::new(
+                "mempool.tx_ttl_secs",
+                "must be at least 1",
+            ));
         }
         if self.nonce_window == 0 {
-            return Err("mempool.nonce_window must be at least 1".into());
+            return Err(InvalidValue::new(
+                "mempool.nonce_window",
+                "must be at least 1",
+            ));
         }
         if self.max_tx_bytes > MAX_TX_LEN {
-            return Err(format!(
-                "mempool.max_tx_bytes is {}, above the largest valid transaction ({MAX_TX_LEN} bytes)",
-                self.max_tx_bytes
+            return Err(InvalidValue::new(
+                "mempool.max_tx_bytes",
+                format!(
+                    "is {}, above the largest valid transaction ({MAX_TX_LEN} bytes)",
+                    self.max_tx_bytes
+                ),
             ));
         }
         if self.max_bytes < self.max_tx_bytes {
-            return Err(format!(
-                "mempool.max_bytes ({}) must be at least mempool.max_tx_bytes ({})",
-                self.max_bytes, self.max_tx_bytes
+            return Err(InvalidValue::new(
+                "mempool.max_bytes",
+                format!(
+                    "({}) must be at least mempool.max_tx_bytes ({})",
+                    self.max_bytes, self.max_tx_bytes
+                ),
             ));
         }
         Ok(())
@@ -88,11 +102,11 @@ mod tests {
             max_per_sender: 0,
             ..MempoolConfig::default()
         };
-        assert!(c.validate().unwrap_err().contains("mempool.max_per_sender"));
+        assert_eq!(c.validate().unwrap_err().key, "mempool.max_per_sender");
         let c = MempoolConfig {
             max_tx_bytes: MAX_TX_LEN + 1,
             ..MempoolConfig::default()
         };
-        assert!(c.validate().unwrap_err().contains("mempool.max_tx_bytes"));
+        assert_eq!(c.validate().unwrap_err().key, "mempool.max_tx_bytes");
     }
 }

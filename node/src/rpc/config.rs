@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::InvalidValue;
+
 /// JSON-RPC server settings. Every field has a default; `validate` rejects
 /// nonsense, naming the key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +57,7 @@ impl Default for RpcConfig {
 
 impl RpcConfig {
     /// Rejects limits that would make the server useless.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidValue> {
         let limits = [
             (
                 "rpc.max_request_body_bytes",
@@ -73,19 +75,25 @@ impl RpcConfig {
         ];
         for (key, v, min) in limits {
             if v < min {
-                return Err(format!("{key} is {v}; it must be at least {min}"));
+                return Err(InvalidValue::new(
+                    key,
+                    format!("is {v}; it must be at least {min}"),
+                ));
             }
         }
         if self.submit_rate_per_ip > 0 && self.submit_burst_per_ip < self.max_submit_batch {
-            return Err(format!(
-                "rpc.submit_burst_per_ip ({}) must be at least rpc.max_submit_batch ({}), or a full batch could never pass",
-                self.submit_burst_per_ip, self.max_submit_batch
+            return Err(InvalidValue::new(
+                "rpc.submit_burst_per_ip",
+                format!(
+                    "({}) must be at least rpc.max_submit_batch ({}), or a full batch could never pass",
+                    self.submit_burst_per_ip, self.max_submit_batch
+                ),
             ));
         }
         if !(1..=10_000).contains(&self.poll_interval_ms) {
-            return Err(format!(
-                "rpc.poll_interval_ms is {}; it must be 1 to 10000",
-                self.poll_interval_ms
+            return Err(InvalidValue::new(
+                "rpc.poll_interval_ms",
+                format!("is {}; it must be 1 to 10000", self.poll_interval_ms),
             ));
         }
         Ok(())
@@ -103,7 +111,7 @@ mod tests {
             max_batch_len: 0,
             ..RpcConfig::default()
         };
-        assert!(c.validate().unwrap_err().starts_with("rpc.max_batch_len"));
+        assert_eq!(c.validate().unwrap_err().key, "rpc.max_batch_len");
         let c: RpcConfig = toml::from_str("max_connections = 8").unwrap();
         assert_eq!(c.max_connections, 8);
         assert!(toml::from_str::<RpcConfig>("max_conections = 8").is_err());

@@ -71,7 +71,9 @@ pub async fn start(
     config: RpcConfig,
     ctx: RpcContext,
 ) -> Result<(SocketAddr, ServerHandle), RpcStartError> {
-    config.validate().map_err(RpcStartError::Config)?;
+    config
+        .validate()
+        .map_err(|e| RpcStartError::Config(e.to_string()))?;
     let genesis_hash = ctx
         .store
         .genesis_hash()?

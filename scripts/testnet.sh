@@ -169,6 +169,23 @@ json_bool() { sed -n "s/.*\"$1\": *\(true\|false\).*/\1/p" | head -n1; }
 # script silently on curl's exit code (7: refused, 28: timed out).
 height_of() { { rpc "${RPCS[$1]}" cairn_status || true; } | json_num committedHeight; }
 
+# The highest height at or below $2 whose block on node $1 holds transactions
+# (at most 16 blocks down; 0 if none). On an idle chain the last empty blocks
+# are known committed only to the validators that saw the QCs after them, so
+# a node that restarts into an idle chain may stay a block or two below the
+# others until the next transaction: it has caught up once it holds every
+# block with transactions.
+last_tx_height_of() {
+  local j="$1" h="$2" low n
+  low=$(( h > 16 ? h - 16 : 0 ))
+  while [ "$h" -gt "$low" ]; do
+    n="$({ rpc "${RPCS[$j]}" cairn_getBlock "[$h]" || true; } | json_num txCount)"
+    [ -n "$n" ] && [ "$n" -gt 0 ] && break
+    h=$(( h - 1 ))
+  done
+  echo "$h"
+}
+
 # --- starting and stopping --------------------------------------------------
 
 start_node() {
@@ -402,22 +419,25 @@ cmd_start() {
   load_manifest
   check_node "$1"
   find_bin
-  local i="$1" j top=0 h
+  local i="$1" j top=0 top_node="" h want
   for j in $(running_nodes); do
     h="$(height_of "$j")"
     if [ -z "$h" ]; then
       echo "$ME: node $j is running but did not answer cairn_status at ${RPCS[$j]} within 5s; not waiting for node $i to reach its height (check it with \`$ME status\` and \`$ME logs $j\`)" >&2
       continue
     fi
-    if [ "$h" -gt "$top" ]; then top="$h"; fi
+    if [ "$h" -gt "$top" ]; then top="$h"; top_node="$j"; fi
   done
+  # Caught up = every block with transactions (see last_tx_height_of).
+  want="$top"
+  [ -n "$top_node" ] && want="$(last_tx_height_of "$top_node" "$top")"
   start_node "$i"
   wait_health "$i"
-  if wait_height "$i" "$top" "$LIVE_TIMEOUT"; then
-    say "node $i is running (pid $(node_pid "$i")) at height $(height_of "$i") (the others were at $top)"
+  if wait_height "$i" "$want" "$LIVE_TIMEOUT"; then
+    say "node $i is running (pid $(node_pid "$i")) at height $(height_of "$i") (the others were at $top; the last block with transactions at $want)"
   else
     h="$(height_of "$i")"
-    say "node $i is running (pid $(node_pid "$i")) but at height ${h:-unknown (no answer to cairn_status)}, below the others' $top after ${LIVE_TIMEOUT}s; see \`$ME logs $i\`"
+    say "node $i is running (pid $(node_pid "$i")) but at height ${h:-unknown (no answer to cairn_status)}, below the others' last block with transactions ($want; their tip $top) after ${LIVE_TIMEOUT}s; see \`$ME logs $i\`"
   fi
 }
 

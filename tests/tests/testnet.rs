@@ -236,7 +236,13 @@ fn four_validators_commit_survive_a_kill_and_halt_without_quorum() {
     let stalled = submit(&net, &mut wallet, 10, &[0, 1]);
     std::thread::sleep(Duration::from_secs(4));
     let after = vec![height(&net, 0).unwrap(), height(&net, 1).unwrap()];
-    assert_eq!(after, before, "a block committed without a quorum");
+    // A survivor one block behind may still catch up to what the other had
+    // committed (block sync); nothing beyond that may commit.
+    assert_eq!(
+        after.iter().max(),
+        before.iter().max(),
+        "a block committed without a quorum: heights {before:?} -> {after:?}"
+    );
     assert_same_chain(&net, &[0, 1], *before.iter().min().unwrap());
     eprintln!("phase 3: two of four stopped; survivors held at heights {before:?}");
     for h in &stalled {

@@ -188,7 +188,14 @@ impl World {
             Scenario::DiskFails4 => disk_victim,
             _ => None,
         };
-        check::finish(&w.sh, &w.nodes, &l, isolation, at(timing.chaos_ms), expect_stop)
+        check::finish(
+            &w.sh,
+            &w.nodes,
+            &l,
+            isolation,
+            at(timing.chaos_ms),
+            expect_stop,
+        )
     }
 
     fn new(seed: u64, scenario: Scenario, dir: std::path::PathBuf) -> World {

@@ -155,16 +155,6 @@ impl Net {
         self.0.lock().cfg = cfg;
     }
 
-    /// Gossip dropped at full queues so far.
-    pub fn dropped(&self) -> u64 {
-        self.0.lock().dropped
-    }
-
-    /// Whether `a` and `b` can talk now.
-    pub fn connected(&self, a: usize, b: usize) -> bool {
-        self.0.lock().connected(a, b)
-    }
-
     /// Carries out one command of node `from`.
     pub fn handle(&self, from: usize, cmd: Command) {
         match cmd {

@@ -52,8 +52,9 @@ pub struct Up {
     pub store: Arc<Store>,
     /// Its mempool.
     pub mempool: Arc<Mempool>,
-    /// Its status (round, syncing).
-    pub status: watch::Receiver<NodeStatus>,
+    /// Kept so the driver's status channel stays open, as the RPC server
+    /// keeps it in production.
+    pub _status: watch::Receiver<NodeStatus>,
 }
 
 /// A validator of the simulation.
@@ -164,7 +165,7 @@ impl SimNode {
             env,
             store,
             mempool,
-            status: status_rx,
+            _status: status_rx,
         });
     }
 

@@ -249,7 +249,12 @@ fn planted_bug_stats() {
         "bug", "scenario", "seeds", "found", "fraction", "99% at"
     );
     for b in BUGS {
-        let scenarios: Vec<Scenario> = if all { Scenario::ALL.to_vec() } else { b.hunt.to_vec() };
+        let name = format!("{:?}", b.bug);
+        let scenarios: Vec<Scenario> = if all {
+            Scenario::ALL.to_vec()
+        } else {
+            b.hunt.to_vec()
+        };
         let mut hunt_p = Vec::new();
         for sc in scenarios {
             let started = Instant::now();
@@ -260,18 +265,16 @@ fn planted_bug_stats() {
                 hunt_p.push(p);
             }
             let at = seeds_for_99(&[p]).map_or("never".to_string(), |n| n.to_string());
+            let scn = format!("{sc:?}");
             println!(
-                "{:<16} {:<13} {seeds:>6} {found:>6} {:>8.1}% {at:>9}   ({:.0}s)",
-                format!("{:?}", b.bug),
-                format!("{sc:?}"),
+                "{name:<16} {scn:<13} {seeds:>6} {found:>6} {:>8.1}% {at:>9}   ({:.0}s)",
                 100.0 * p,
                 started.elapsed().as_secs_f64()
             );
         }
         let at = seeds_for_99(&hunt_p).map_or("never".to_string(), |n| n.to_string());
         println!(
-            "{:<16} CI hunt over {:?}: 99% of hunts find it within {at} seeds (budget {HUNT_SEEDS})",
-            format!("{:?}", b.bug),
+            "{name:<16} CI hunt over {:?}: 99% of hunts find it within {at} seeds (budget {HUNT_SEEDS})",
             b.hunt
         );
     }

@@ -24,10 +24,10 @@ mod trace;
 use std::collections::BTreeMap;
 
 use cairn_consensus::{Config, Consensus, Input, SafetyData};
-use cairn_ledger::{Decode, Encode};
 use cairn_ledger::{
     Block, ChainId, Committee, Hash, QuorumCertificate, Round, SecretKey, Validator, ValidatorSet,
 };
+use cairn_ledger::{Decode, Encode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

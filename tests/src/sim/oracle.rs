@@ -13,9 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cairn_ledger::{
-    BlockHeader, Committee, Encode, Hash, Height, QuorumCertificate, Round, Vote,
-};
+use cairn_ledger::{BlockHeader, Committee, Encode, Hash, Height, QuorumCertificate, Round, Vote};
 
 /// What a certified block is known by: the triple its votes sign.
 type Certified = (Hash, Height, Round);

@@ -35,7 +35,10 @@ fn quorum(total: u64) -> u64 {
 
 /// Splits `sum` into `parts` powers, each in `1..=max` (`parts <= sum <= parts * max`).
 fn split(rng: &mut ChaCha8Rng, sum: u64, parts: usize, max: u64) -> Vec<u64> {
-    assert!(parts as u64 <= sum && sum <= parts as u64 * max, "cannot split {sum}");
+    assert!(
+        parts as u64 <= sum && sum <= parts as u64 * max,
+        "cannot split {sum}"
+    );
     let mut out = vec![1; parts];
     let mut left = sum - parts as u64;
     while left > 0 {
@@ -57,7 +60,9 @@ pub fn draw(rng: &mut ChaCha8Rng, byzantine: &[bool], unequal: bool) -> (Vec<u64
         return (vec![1; byzantine.len()], Shape::Equal);
     }
     let mut shape = [Shape::ExactF, Shape::Pivotal, Shape::Near][rng.gen_range(0..3)];
-    let pivotal = (shape == Shape::Pivotal).then(|| pivotal(rng, nh, nb)).flatten();
+    let pivotal = (shape == Shape::Pivotal)
+        .then(|| pivotal(rng, nh, nb))
+        .flatten();
     if shape == Shape::Pivotal && pivotal.is_none() {
         shape = Shape::ExactF; // too few honest validators for the shape
     }
@@ -88,10 +93,22 @@ pub fn draw(rng: &mut ChaCha8Rng, byzantine: &[bool], unequal: bool) -> (Vec<u64
         .map(|p| p.unwrap_or(1))
         .collect();
     let total: u64 = powers.iter().sum();
-    let b: u64 = powers.iter().zip(byzantine).filter(|(_, b)| **b).map(|(p, _)| p).sum();
-    assert!(3 * b < total, "Byzantine power {b} of {total} is not below 1/3");
+    let b: u64 = powers
+        .iter()
+        .zip(byzantine)
+        .filter(|(_, b)| **b)
+        .map(|(p, _)| p)
+        .sum();
+    assert!(
+        3 * b < total,
+        "Byzantine power {b} of {total} is not below 1/3"
+    );
     if shape == Shape::ExactF {
-        assert_eq!(total - b, quorum(total), "honest power is not exactly a quorum");
+        assert_eq!(
+            total - b,
+            quorum(total),
+            "honest power is not exactly a quorum"
+        );
     }
     (powers, shape)
 }
@@ -119,14 +136,21 @@ fn pivotal(rng: &mut ChaCha8Rng, nh: usize, nb: usize) -> Option<(Vec<u64>, Vec<
     }
     // Half the time the one R that makes the total a multiple of 3, if the
     // others can hold it; else any.
-    let third = candidates.iter().copied().find(|r| (r + pivot + b) % 3 == 0);
+    let third = candidates
+        .iter()
+        .copied()
+        .find(|r| (r + pivot + b) % 3 == 0);
     let r = match third {
         Some(t) if rng.gen_bool(0.5) => t,
         _ => candidates[rng.gen_range(0..candidates.len())],
     };
     let mut honest = split(rng, r, others as usize, pivot);
     honest.insert(rng.gen_range(0..=others as usize), pivot);
-    assert_eq!(quorum(r + pivot + b) - 1, r, "pivot is not in every honest quorum");
+    assert_eq!(
+        quorum(r + pivot + b) - 1,
+        r,
+        "pivot is not in every honest quorum"
+    );
     Some((honest, split(rng, b, nb, b)))
 }
 

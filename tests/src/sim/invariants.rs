@@ -7,12 +7,16 @@
 //! - each node's committed chain links by parent hash, each block's QC
 //!   verifies and certifies it, every committed transaction is validly signed,
 //!   and each committed state root is the one the node's own state gives;
-//! - liveness after healing is checked by the driver (see `mod.rs`).
+//! - liveness after healing is checked by the driver (see `mod.rs`);
+//! - the protocol's rules themselves (2-chain commits, persist before send,
+//!   the safety data encoding, certificates that verify): [`Rules`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_consensus::SafetyData;
 use cairn_ledger::{Block, Committee, Hash, Height, QuorumCertificate, Round, Timeout, Vote};
+
+use super::rules::Rules;
 
 /// Records what honest validators signed and committed; collects violations.
 #[derive(Debug)]
@@ -23,6 +27,8 @@ pub struct Checker {
     votes: BTreeMap<(u16, Round), Hash>,
     timeouts: BTreeMap<(u16, Round), Round>,
     checked_blocks: BTreeSet<Hash>,
+    /// The rule checks and the global commit oracle.
+    pub rules: Rules,
     /// Every invariant broken so far.
     pub violations: Vec<String>,
 }
@@ -31,6 +37,7 @@ impl Checker {
     /// A checker; `honest[v]` says whether validator `v` is held to the invariants.
     pub fn new(committee: Committee, honest: Vec<bool>) -> Checker {
         Checker {
+            rules: Rules::new(committee.clone()),
             committee,
             honest,
             commits: BTreeMap::new(),

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use super::network::{NodeId, Packet};
 use super::node::Role;
+use super::observe;
 use super::trace::{brief_input, brief_output};
 use super::{Event, Sim, BASE_TIMEOUT_MS};
 
@@ -34,6 +35,7 @@ impl Sim {
                 outs.join(", ")
             );
         }
+        self.observe_outputs(i, &outputs);
         let cut = if self.nodes[i].crash_armed && !outputs.is_empty() {
             Some(self.rng.gen_range(0..=outputs.len()))
         } else {
@@ -44,7 +46,11 @@ impl Sim {
                 self.crash(i);
                 return;
             }
+            let signed = observe::is_signed_send(&o);
             self.dispatch(i, o);
+            if signed && self.aim_crash(i) {
+                return;
+            }
         }
         if cut.is_some() {
             self.crash(i);
@@ -54,12 +60,13 @@ impl Sim {
     pub(super) fn dispatch(&mut self, i: NodeId, o: Output) {
         let honest = self.nodes[i].is_honest();
         let byz = matches!(self.nodes[i].role, Role::Byzantine(_));
+        self.check_output(i, &o);
         match o {
             Output::Persist(s) => {
                 if honest {
                     self.checker.observe_persist(&s);
                 }
-                self.nodes[i].persisted = s;
+                self.persist_safety(i, &s);
             }
             Output::PersistBlock(b) => {
                 self.nodes[i].pending_blocks.insert(b.hash(), b);
@@ -162,6 +169,7 @@ impl Sim {
     }
 
     pub(super) fn send(&mut self, from: NodeId, to: NodeId, packet: Packet, reliable: bool) {
+        self.observe_packet(from, &packet);
         let delays = self.net.delays(&mut self.rng, from, to, reliable, self.now);
         for d in delays {
             self.schedule(

@@ -14,6 +14,10 @@ mod io;
 mod liveness;
 pub mod network;
 mod node;
+mod observe;
+mod oracle;
+pub mod power;
+pub mod rules;
 pub mod scenario;
 mod trace;
 
@@ -23,6 +27,7 @@ use cairn_consensus::{Config, Consensus, Input, SafetyData};
 use cairn_ledger::{
     Block, ChainId, Committee, Hash, QuorumCertificate, Round, SecretKey, Validator, ValidatorSet,
 };
+use cairn_ledger::{Decode, Encode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -165,11 +170,24 @@ impl Sim {
         let keys: Vec<SecretKey> = (0..params.validators)
             .map(|_| SecretKey::from_seed(rng.gen()))
             .collect();
+        // Pick the Byzantine validators (never validator 0, so Calm runs are comparable).
+        let mut roles: Vec<Option<ByzState>> = (0..params.validators).map(|_| None).collect();
+        let mut byz = 0;
+        while byz < params.byzantine {
+            let v = rng.gen_range(1..params.validators);
+            if roles[v].is_none() {
+                roles[v] = Some(ByzState::random(&mut rng, params.forker));
+                byz += 1;
+            }
+        }
+        let is_byz: Vec<bool> = roles.iter().map(Option::is_some).collect();
+        let (powers, _) = power::draw(&mut rng, &is_byz, params.unequal_power);
         let validators = ValidatorSet::new(
             keys.iter()
-                .map(|k| Validator {
+                .zip(powers)
+                .map(|(k, power)| Validator {
                     address: k.address(),
-                    power: 1,
+                    power,
                 })
                 .collect(),
         )
@@ -181,16 +199,6 @@ impl Sim {
             genesis_hash: genesis.hash(),
             validators,
         };
-        // Pick the Byzantine validators (never validator 0, so Calm runs are comparable).
-        let mut roles: Vec<Option<ByzState>> = (0..params.validators).map(|_| None).collect();
-        let mut byz = 0;
-        while byz < params.byzantine {
-            let v = rng.gen_range(1..params.validators);
-            if roles[v].is_none() {
-                roles[v] = Some(ByzState::random(&mut rng, params.forker));
-                byz += 1;
-            }
-        }
         let twin = params.twins.then(|| rng.gen_range(0..params.validators));
         let mut honest = vec![true; params.validators];
         let mut nodes = Vec::new();
@@ -258,6 +266,7 @@ impl Sim {
             core: None,
             incarnation: 0,
             timer_gen: 0,
+            persisted_bytes: SafetyData::genesis(genesis.hash()).to_bytes(),
             persisted: SafetyData::genesis(genesis.hash()),
             committed: Vec::new(),
             by_hash: BTreeMap::new(),
@@ -418,7 +427,10 @@ impl Sim {
         let config = self.config(i);
         let n = &mut self.nodes[i];
         let (tip, cert) = n.tip().clone();
-        let core = if tip.header.height.0 == 0 && n.persisted == SafetyData::genesis(tip.hash()) {
+        // Restarts read the safety data back from its bytes, as from a disk.
+        let persisted = SafetyData::from_bytes(&n.persisted_bytes)
+            .unwrap_or_else(|e| panic!("node {i}'s persisted safety data does not decode: {e}"));
+        let core = if tip.header.height.0 == 0 && persisted == SafetyData::genesis(tip.hash()) {
             Consensus::new(config, tip)
         } else {
             let pending = n.pending_blocks.values().cloned().collect();
@@ -429,7 +441,7 @@ impl Sim {
                 .take(cairn_consensus::leader::WINDOW)
                 .map(|(b, _)| b.header.justify.clone())
                 .collect();
-            Consensus::restore(config, n.persisted.clone(), tip, cert, pending)
+            Consensus::restore(config, persisted, tip, cert, pending)
                 .with_committed_history(&history)
         };
         n.core = Some(core);

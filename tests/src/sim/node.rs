@@ -36,7 +36,10 @@ pub struct SimNode {
     pub incarnation: u64,
     /// Bumped on every `ScheduleTimeout`: only the latest timer fires.
     pub timer_gen: u64,
-    /// The last safety data made durable.
+    /// The bytes of the last safety data made durable: a restart decodes them.
+    pub persisted_bytes: Vec<u8>,
+    /// `persisted_bytes` decoded at persist time (what a restart will read),
+    /// against which persist-before-send is checked.
     pub persisted: SafetyData,
     /// The committed chain with a QC per block, genesis first (durable).
     pub committed: Vec<(Block, QuorumCertificate)>,

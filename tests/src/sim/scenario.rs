@@ -2,6 +2,10 @@
 
 use super::network::NetConfig;
 
+/// Chance of a crash aimed just after each signed send, in crash scenarios:
+/// a few such crashes per run.
+const CRASH_AFTER_SEND: f64 = 0.01;
+
 /// A named family of runs; the seed picks the details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
@@ -20,17 +24,28 @@ pub enum Scenario {
     /// leader, and an adversarial scheduler that cuts honest leaders off right
     /// after they propose.
     Adversarial4,
+    /// 5 validators of unequal power drawn per seed (see `power.rs`), one
+    /// Byzantine, with the faults of `Faults4`.
+    Unequal5,
+    /// 6 validators of unequal power, two Byzantine (a third of the
+    /// validators, less than a third of the power), faults as `Faults4`.
+    Unequal6,
+    /// 10 validators of unequal power, three Byzantine, faults as `Faults7`.
+    Power10,
 }
 
 impl Scenario {
     /// The scenarios of the default campaign, in rotation.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Calm4,
         Scenario::Faults4,
         Scenario::Faults7,
         Scenario::Twins4,
         Scenario::Crashes7,
         Scenario::Adversarial4,
+        Scenario::Unequal5,
+        Scenario::Unequal6,
+        Scenario::Power10,
     ];
 
     /// Parses a name as printed by `{:?}`.
@@ -67,6 +82,18 @@ impl Scenario {
             idle_tail: false,
             forker: false,
             isolate_leader: 0.0,
+            unequal_power: false,
+            crash_after_send: 0.0,
+        };
+        // Faults4's faults, for the committees of unequal power.
+        let faults = Params {
+            heal_ms: 8_000,
+            chaos: rough.clone(),
+            partitions: true,
+            crashes: true,
+            unequal_power: true,
+            crash_after_send: CRASH_AFTER_SEND,
+            ..base.clone()
         };
         match self {
             Scenario::Calm4 => Params {
@@ -78,20 +105,14 @@ impl Scenario {
             // several rotations at the back-off ceiling.
             Scenario::Faults4 => Params {
                 byzantine: 1,
-                heal_ms: 8_000,
-                chaos: rough,
-                partitions: true,
-                crashes: true,
-                ..base
+                unequal_power: false,
+                ..faults
             },
             Scenario::Faults7 => Params {
                 validators: 7,
                 byzantine: 2,
-                heal_ms: 8_000,
-                chaos: rough,
-                partitions: true,
-                crashes: true,
-                ..base
+                unequal_power: false,
+                ..faults
             },
             Scenario::Twins4 => Params {
                 twins: true,
@@ -104,6 +125,7 @@ impl Scenario {
                 chaos: rough,
                 partitions: true,
                 crashes: true,
+                crash_after_send: CRASH_AFTER_SEND,
                 ..base
             },
             Scenario::Adversarial4 => Params {
@@ -117,6 +139,21 @@ impl Scenario {
                 },
                 ..base
             },
+            Scenario::Unequal5 => Params {
+                validators: 5,
+                byzantine: 1,
+                ..faults
+            },
+            Scenario::Unequal6 => Params {
+                validators: 6,
+                byzantine: 2,
+                ..faults
+            },
+            Scenario::Power10 => Params {
+                validators: 10,
+                byzantine: 3,
+                ..faults
+            },
         }
     }
 }
@@ -124,7 +161,7 @@ impl Scenario {
 /// What a scenario runs.
 #[derive(Clone, Debug)]
 pub struct Params {
-    /// Number of validators (equal power).
+    /// Number of validators.
     pub validators: usize,
     /// How many of them are Byzantine (at most f).
     pub byzantine: usize,
@@ -150,4 +187,10 @@ pub struct Params {
     /// cuts a proposing leader off from everyone for a few rounds: it alone
     /// learns the QC its proposal carries, the rest time out without it.
     pub isolate_leader: f64,
+    /// Voting power drawn per seed so quorums sit at and around exactly 2/3
+    /// (see `power.rs`); otherwise every validator holds power 1.
+    pub unequal_power: bool,
+    /// During the chaos phase, the probability that an honest node crashes
+    /// right after each vote or timeout it sends (restarting soon after).
+    pub crash_after_send: f64,
 }

@@ -1,22 +1,46 @@
 //! Byzantine validators: a real core whose outputs are tampered with.
 //!
-//! Behaviours (each seed picks a mix): silence; an equivocating leader (two
-//! blocks per round, split between peers); a double voter (votes for every
-//! block it sees in a round, plus a made-up one); invalid signatures and
-//! impersonation; replayed stale messages and far-future rounds with forged
-//! certificates; a forking leader that, after a timeout, extends a QC below
-//! the lock; and lying about the state root. Twins are set up in `mod.rs`.
+//! Each seed picks a mix of behaviours per Byzantine validator, by family:
+//!
+//! - [`classic`]: silence; an equivocating leader (two blocks per round,
+//!   split between peers); a double voter (votes for every block it sees in
+//!   a round, plus a made-up one); invalid signatures and impersonation;
+//!   replayed stale messages and far-future rounds with forged certificates;
+//!   lying about the state root.
+//! - [`fork`]: a forking leader that, after a timeout, extends a QC below the lock.
+//! - [`fields`]: validly signed messages whose fields disagree with each
+//!   other or with what they sign (a vote for the right block at the wrong
+//!   height, a timeout whose signed high-QC round is not its QC's, proposals
+//!   whose header contradicts itself or its parent).
+//! - [`forge`]: certificates with forged contents (duplicate or unknown
+//!   signers, fields their signatures do not sign, inflated and lowered TC
+//!   entries, a TC whose QC is below its highest entry), placed in
+//!   proposals, timeouts and standalone TCs.
+//! - [`withhold`]: a next leader that forms a real QC, hides it, and plays
+//!   it later (in a timeout, a later proposal, or to some nodes only).
+//! - [`fetch`]: forged answers to block fetches.
+//!
+//! Honest nodes must stay safe and, with at most f such validators, live.
+//! Twins are set up in `mod.rs`.
+
+mod classic;
+mod fetch;
+mod fields;
+mod forge;
+mod fork;
+mod withhold;
 
 use std::collections::BTreeMap;
 
-use cairn_consensus::votes::TimeoutCollector;
+use cairn_consensus::votes::{TimeoutCollector, VoteCollector};
 use cairn_consensus::{Message, PayloadRequest};
-use cairn_ledger::{
-    Block, Hash, Height, Proposal, QuorumCertificate, Round, Signature, Timeout, Vote,
-};
+use cairn_ledger::{Hash, Height, Round, Signature, TimeoutCertificate, Vote};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+
+use fetch::FetchLie;
+use withhold::{Hidden, Reveal};
 
 use super::network::{NodeId, Packet};
 use super::node::Role;
@@ -39,45 +63,75 @@ pub struct ByzState {
     pub forker: bool,
     /// Proposes blocks with a wrong state root.
     pub lie_about_state: bool,
+    /// Signs votes for the right block hash at a wrong height or round.
+    pub poison_votes: bool,
+    /// Signs timeouts whose high-QC round is not the round of the QC carried.
+    pub lie_in_timeouts: bool,
+    /// As leader, also signs proposals whose header fields disagree.
+    pub lie_in_proposals: bool,
+    /// Sends certificates with forged contents.
+    pub forge_certs: bool,
+    /// As next leader, forms QCs, hides them and plays them later.
+    withhold: Option<Reveal>,
+    /// How it answers block fetches.
+    fetch: FetchLie,
     /// Blocks seen per round (to vote for all of them).
     seen: BTreeMap<Round, Vec<(Hash, Height)>>,
     /// Recent messages, for replay.
     history: Vec<Message>,
-    /// Timeouts seen, to form TCs for forks.
+    /// Timeouts seen, to form TCs for forks and forgeries.
     timeouts: TimeoutCollector,
+    /// The highest TC seen or formed.
+    last_tc: Option<TimeoutCertificate>,
     /// Rounds already forked in.
     forked: BTreeMap<Round, ()>,
+    /// Rounds whose TC was already forged.
+    forged_tcs: BTreeMap<Round, ()>,
+    /// Votes collected for a QC to hide (see [`withhold`]).
+    hoard: VoteCollector,
+    /// Per round of votes received: hoarded or not.
+    hoarding: BTreeMap<Round, bool>,
+    /// The QC hidden, and when to play it.
+    hidden: Option<Hidden>,
 }
 
 impl ByzState {
     /// A random mix of behaviours; `forker` forces the forking equivocator.
     pub fn random(rng: &mut ChaCha8Rng, forker: bool) -> ByzState {
-        if forker {
-            return ByzState {
+        let mut b = if forker {
+            ByzState {
                 forker: true,
                 equivocate: rng.gen_bool(0.5),
                 double_vote: rng.gen_bool(0.5),
                 ..ByzState::default()
-            };
-        }
-        if rng.gen_bool(0.15) {
+            }
+        } else if rng.gen_bool(0.15) {
             return ByzState {
                 silent: true,
                 ..ByzState::default()
             };
-        }
-        let mut b = ByzState {
-            equivocate: rng.gen_bool(0.5),
-            double_vote: rng.gen_bool(0.5),
-            bad_signatures: rng.gen_bool(0.5),
-            stale_and_future: rng.gen_bool(0.5),
-            forker: rng.gen_bool(0.5),
-            lie_about_state: rng.gen_bool(0.2),
-            ..ByzState::default()
+        } else {
+            let mut b = ByzState {
+                equivocate: rng.gen_bool(0.5),
+                double_vote: rng.gen_bool(0.5),
+                bad_signatures: rng.gen_bool(0.5),
+                stale_and_future: rng.gen_bool(0.5),
+                forker: rng.gen_bool(0.5),
+                lie_about_state: rng.gen_bool(0.2),
+                ..ByzState::default()
+            };
+            if !(b.equivocate || b.double_vote || b.bad_signatures || b.stale_and_future) {
+                b.double_vote = true;
+            }
+            b
         };
-        if !(b.equivocate || b.double_vote || b.bad_signatures || b.stale_and_future) {
-            b.double_vote = true;
-        }
+        // The field-level liar, drawn on top of either mix.
+        b.poison_votes = rng.gen_bool(0.4);
+        b.lie_in_timeouts = rng.gen_bool(0.4);
+        b.lie_in_proposals = rng.gen_bool(0.4);
+        b.forge_certs = rng.gen_bool(0.4);
+        b.withhold = rng.gen_bool(0.4).then(|| Reveal::random(rng));
+        b.fetch = FetchLie::random(rng);
         b
     }
 }
@@ -100,11 +154,22 @@ impl Sim {
         self.byz(i).is_some_and(|b| b.silent)
     }
 
-    /// Remembers what a Byzantine node receives (blocks per round, timeouts).
-    pub(super) fn byz_observe(&mut self, i: NodeId, m: &Message) {
+    /// Sends to every other node with probability `p` each (a split audience).
+    fn send_to_some(&mut self, i: NodeId, packet: Packet, p: f64) {
+        for to in 0..self.nodes.len() {
+            if to != i && self.rng.gen_bool(p) {
+                self.send(i, to, packet.clone(), false);
+            }
+        }
+    }
+
+    /// What a Byzantine node receives: remembered (blocks per round,
+    /// timeouts, TCs) and possibly kept from its own core (hoarded votes).
+    /// Returns true if the message is not to be given to the core.
+    pub(super) fn byz_intercept(&mut self, i: NodeId, m: &Message) -> bool {
         let vals = self.committee.validators.clone();
         let Some(b) = self.byz(i) else {
-            return;
+            return false;
         };
         match m {
             Message::Proposal(p) => {
@@ -116,29 +181,44 @@ impl Sim {
                 if b.seen.len() > 64 {
                     b.seen.pop_first();
                 }
+                if let Some(tc) = &h.timeout_cert {
+                    b.remember_tc(tc);
+                }
             }
             Message::Timeout(t) => {
                 let tc = b.timeouts.add(t.clone(), &vals).cert;
                 if let Some(tc) = tc {
-                    self.byz_fork_after_tc(i, tc);
+                    self.byz_on_tc(i, tc);
                 }
             }
             Message::TimeoutCertificate(tc) => {
                 let tc = tc.clone();
-                self.byz_fork_after_tc(i, tc);
+                self.byz_on_tc(i, tc);
             }
-            Message::Vote(_) => {}
+            Message::Vote(v) => {
+                if self.byz_hoard(i, v) {
+                    return true;
+                }
+            }
         }
         if let Some(b) = self.byz(i) {
             if b.history.len() < 256 {
                 b.history.push(m.clone());
             }
         }
+        false
+    }
+
+    /// A TC seen or formed: remembered, forged into lies, forked on.
+    fn byz_on_tc(&mut self, i: NodeId, tc: TimeoutCertificate) {
+        if let Some(b) = self.byz(i) {
+            b.remember_tc(&tc);
+        }
+        self.byz_forged_tcs(i, &tc);
+        self.byz_fork_after_tc(i, tc);
     }
 
     pub(super) fn byz_broadcast(&mut self, i: NodeId, m: Message) {
-        let key = self.nodes[i].key.clone();
-        let me = self.nodes[i].validator;
         let Some(b) = self.byz(i) else {
             return;
         };
@@ -153,129 +233,52 @@ impl Sim {
                 b.timeouts.add(t.clone(), &vals);
             }
         }
-        match &m {
-            Message::Proposal(p) if equivocate => {
-                let mut other = p.block.clone();
-                other.header.timestamp_ms += 1;
-                let other = Proposal::sign(other, &key);
-                for to in 0..self.nodes.len() {
-                    if to == i {
-                        continue;
-                    }
-                    let pick = if self.rng.gen_bool(0.5) { p } else { &other };
-                    self.send(i, to, Packet::Msg(Message::Proposal(pick.clone())), false);
-                    if self.rng.gen_bool(0.3) {
-                        let second = if std::ptr::eq(pick, p) { &other } else { p };
-                        self.send(i, to, Packet::Msg(Message::Proposal(second.clone())), false);
-                    }
-                }
+        if let Message::TimeoutCertificate(tc) = &m {
+            if let Some(b) = self.byz(i) {
+                b.remember_tc(tc);
             }
+        }
+        match &m {
+            Message::Proposal(p) if equivocate => self.byz_equivocate(i, p),
+            Message::Timeout(t) if self.byz_reveal_in_timeout(i, t) => {}
             _ => self.broadcast(i, Packet::Msg(m.clone()), false),
         }
         if bad_sigs {
+            let me = self.nodes[i].validator;
             self.byz_bad_copy(i, &m, me);
         }
         if stale {
             self.byz_stale_and_future(i, &m);
         }
-    }
-
-    /// A copy with a broken signature, and one claiming another signer.
-    fn byz_bad_copy(&mut self, i: NodeId, m: &Message, me: u16) {
-        let n = self.committee.validators.len() as u16;
-        let other = (me + 1) % n;
-        let copies = match m.clone() {
-            Message::Proposal(mut p) => {
-                p.signature = corrupt(&p.signature);
-                vec![Message::Proposal(p)]
+        match &m {
+            Message::Proposal(p) => {
+                self.byz_lying_proposals(i, p);
+                self.byz_forged_proposals(i, p);
             }
-            Message::Vote(mut v) => {
-                let mut w = v.clone();
-                w.signer = other;
-                v.signature = corrupt(&v.signature);
-                vec![Message::Vote(v), Message::Vote(w)]
+            Message::Timeout(t) => {
+                self.byz_lying_timeouts(i, t);
+                self.byz_forged_timeouts(i, t);
             }
-            Message::Timeout(mut t) => {
-                let mut u = t.clone();
-                u.signer = other;
-                t.signature = corrupt(&t.signature);
-                vec![Message::Timeout(t), Message::Timeout(u)]
-            }
-            Message::TimeoutCertificate(mut tc) => {
-                if let Some(first) = tc.signatures.first_mut() {
-                    first.2 = corrupt(&first.2);
-                }
-                vec![Message::TimeoutCertificate(tc)]
-            }
-        };
-        for c in copies {
-            self.broadcast(i, Packet::Msg(c), false);
-        }
-    }
-
-    /// Replays an old message, and sends far-future ones with forged certificates.
-    fn byz_stale_and_future(&mut self, i: NodeId, m: &Message) {
-        let key = self.nodes[i].key.clone();
-        let me = self.nodes[i].validator;
-        let chain = self.committee.chain_id.clone();
-        let replay = self.byz(i).and_then(|b| {
-            let len = b.history.len();
-            (len > 0).then(|| b.history[len / 2].clone())
-        });
-        if let Some(old) = replay {
-            self.broadcast(i, Packet::Msg(old), false);
-        }
-        let round = m.round();
-        // A correctly signed timeout far in the future (dropped: too far ahead).
-        let far = Timeout::sign(
-            &chain,
-            Round(round.0 + 1_000),
-            QuorumCertificate::genesis(self.genesis.hash()),
-            me,
-            &key,
-        );
-        self.broadcast(i, Packet::Msg(Message::Timeout(far)), false);
-        // A near-future timeout whose high QC has forged signatures.
-        if let Message::Proposal(p) = m {
-            let mut qc = p.block.header.justify.clone();
-            if qc.round.0 > 0 {
-                qc.round = Round(round.0 + 2);
-                qc.block_hash = p.block.hash();
-                qc.height = p.block.header.height;
-                let t = Timeout::sign(&chain, Round(round.0 + 3), qc, me, &key);
-                self.broadcast(i, Packet::Msg(Message::Timeout(t)), false);
-            }
+            Message::TimeoutCertificate(tc) => self.byz_forged_tcs(i, tc),
+            Message::Vote(_) => {}
         }
     }
 
     pub(super) fn byz_vote(&mut self, i: NodeId, to: u16, vote: Vote) {
-        let key = self.nodes[i].key.clone();
-        let chain = self.committee.chain_id.clone();
         let Some(b) = self.byz(i) else {
             return;
         };
         if b.silent {
             return;
         }
-        let (double, bad) = (b.double_vote, b.bad_signatures);
-        let others: Vec<(Hash, Height)> = b.seen.get(&vote.round).cloned().unwrap_or_default();
+        let (double, bad, poison) = (b.double_vote, b.bad_signatures, b.poison_votes);
         let mut votes = vec![vote.clone()];
         if double {
-            for (h, height) in others {
-                if h != vote.block_hash {
-                    votes.push(Vote::sign(&chain, h, height, vote.round, vote.signer, &key));
-                }
-            }
-            let fake = Hash::digest(&vote.block_hash.0);
-            votes.push(Vote::sign(
-                &chain,
-                fake,
-                vote.height,
-                vote.round,
-                vote.signer,
-                &key,
-            ));
+            votes.extend(self.byz_double_votes(i, &vote));
             votes.shuffle(&mut self.rng);
+        }
+        if poison {
+            self.byz_poison(i, &mut votes);
         }
         for v in votes {
             self.send_to_validator(i, to, Packet::Msg(Message::Vote(v)));
@@ -288,110 +291,31 @@ impl Sim {
 
     /// Returns true if the Byzantine node handled the payload request itself.
     pub(super) fn byz_payload(&mut self, i: NodeId, req: &PayloadRequest) -> bool {
-        let forker = self.byz(i).is_some_and(|b| b.forker && !b.silent);
-        if !forker {
+        let Some(b) = self.byz(i) else {
+            return false;
+        };
+        if b.silent {
             return false;
         }
+        if self.byz_reveal_in_proposal(i, req) {
+            return true;
+        }
+        let forker = self.byz(i).is_some_and(|b| b.forker);
         match &req.timeout_cert {
-            Some(tc) => {
+            Some(tc) if forker => {
                 let tc = tc.clone();
                 self.byz_fork_after_tc(i, tc);
                 true
             }
-            None => false,
+            _ => false,
         }
     }
+}
 
-    /// As leader of `tc.round + 1`, proposes a block extending a QC below the
-    /// highest one (below the lock of anyone who saw it), and votes for it.
-    fn byz_fork_after_tc(&mut self, i: NodeId, tc: cairn_ledger::TimeoutCertificate) {
-        let round = tc.round.next();
-        let me = self.nodes[i].validator;
-        let Some(b) = self.byz(i) else {
-            return;
-        };
-        if !b.forker || b.silent || b.forked.insert(round, ()).is_some() {
-            return;
-        }
-        let Some(core) = self.nodes[i].core.as_ref() else {
-            return;
-        };
-        // Candidate QCs: our high QC and the QCs inside its ancestors, as deep
-        // as we hold them: the deeper, the more likely it is below someone's lock.
-        let mut candidates = vec![core.high_qc().clone()];
-        while candidates.len() < 4 {
-            let Some(b) = candidates.last().and_then(|qc| core.block(&qc.block_hash)) else {
-                break;
-            };
-            if b.header.height.0 == 0 {
-                break;
-            }
-            candidates.push(b.header.justify.clone());
-        }
-        let depth = self
-            .rng
-            .gen_range(0..candidates.len())
-            .max(candidates.len().min(2) - 1);
-        let justify = candidates[depth].clone();
-        // Only the leader after the chosen parent may propose (leader reputation).
-        if core.leader_after(round, &justify.block_hash) != Some(me) {
-            return;
-        }
-        let Some(parent) = core.block(&justify.block_hash) else {
-            return;
-        };
-        let p = &parent.header;
-        let state_height = if p.height.0 > 0 && p.round == p.justify.round.next() {
-            p.justify.height
-        } else {
-            p.state_height
-        };
-        let n = &self.nodes[i];
-        let state_root = n.app.root_at(state_height).unwrap_or_default();
-        let block = Block {
-            header: cairn_ledger::BlockHeader {
-                chain_id: self.committee.chain_id.clone(),
-                height: justify.height.next(),
-                round,
-                parent_hash: justify.block_hash,
-                proposer: n.key.address(),
-                timestamp_ms: self.now,
-                tx_root: Block::compute_tx_root(&[]),
-                tx_count: 0,
-                state_root,
-                state_height,
-                justify,
-                timeout_cert: Some(tc),
-            },
-            txs: Vec::new(),
-        };
-        let key = n.key.clone();
-        let vote = Vote::sign(
-            &self.committee.chain_id,
-            block.hash(),
-            block.header.height,
-            round,
-            me,
-            &key,
-        );
-        if std::env::var("SIM_TRACE").is_ok() {
-            eprintln!(
-                "t={} node {i} FORK r{} on qc{} (tc max hqc {})",
-                self.now,
-                round,
-                block.header.justify.round,
-                block
-                    .header
-                    .timeout_cert
-                    .as_ref()
-                    .map_or(0, |t| t.max_high_qc_round().0)
-            );
-        }
-        let proposal = Proposal::sign(block, &key);
-        self.broadcast(i, Packet::Msg(Message::Proposal(proposal)), false);
-        // The next leader after a block only we hold is unknown to us: tell all.
-        for v in 0..self.committee.validators.len() as u16 {
-            self.send_to_validator(i, v, Packet::Msg(Message::Vote(vote.clone())));
+impl ByzState {
+    fn remember_tc(&mut self, tc: &TimeoutCertificate) {
+        if self.last_tc.as_ref().is_none_or(|t| tc.round > t.round) {
+            self.last_tc = Some(tc.clone());
         }
     }
 }

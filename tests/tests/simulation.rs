@@ -1,5 +1,5 @@
 //! The deterministic simulation: a seed campaign over every scenario, and
-//! proof that the simulator finds planted safety bugs.
+//! proof that the simulator finds planted bugs (safety and liveness).
 //!
 //! - `SIM_SEEDS=N` runs N seeds (default 330, spread over the scenarios).
 //! - `SIM_SEED=S` (with optional `SIM_SCENARIO=Name`) replays one seed.
@@ -120,58 +120,68 @@ fn tweak_b(c: &mut Config) {
 fn tweak_c(c: &mut Config) {
     c.plant_bug(PlantedBug::CommitOneChain);
 }
-
-fn tweak_for(bug: PlantedBug) -> Tweak {
-    match bug {
-        PlantedBug::VoteWithoutLock => tweak_a,
-        PlantedBug::VoteTwice => tweak_b,
-        PlantedBug::CommitOneChain => tweak_c,
-    }
+fn tweak_d(c: &mut Config) {
+    c.plant_bug(PlantedBug::TallyByHash);
+}
+fn tweak_e(c: &mut Config) {
+    c.plant_bug(PlantedBug::TrustTcEntries);
 }
 
-/// `SIM_BUG=a|b|c` replays a seed with a planted bug.
+/// Each planted bug, its `SIM_BUG` letter and its tweak.
+const BUGS: [(PlantedBug, &str, Tweak); 5] = [
+    (PlantedBug::VoteWithoutLock, "a", tweak_a),
+    (PlantedBug::VoteTwice, "b", tweak_b),
+    (PlantedBug::CommitOneChain, "c", tweak_c),
+    (PlantedBug::TallyByHash, "d", tweak_d),
+    (PlantedBug::TrustTcEntries, "e", tweak_e),
+];
+
+fn planted(bug: PlantedBug) -> (&'static str, Tweak) {
+    let (_, letter, tweak) = BUGS.into_iter().find(|(b, _, _)| *b == bug).unwrap();
+    (letter, tweak)
+}
+
+/// `SIM_BUG=a|b|c|d|e` replays a seed with a planted bug.
 fn bug_from_env() -> Option<Tweak> {
-    match std::env::var("SIM_BUG").ok()?.as_str() {
-        "a" => Some(tweak_a),
-        "b" => Some(tweak_b),
-        "c" => Some(tweak_c),
-        _ => None,
-    }
+    let letter = std::env::var("SIM_BUG").ok()?;
+    BUGS.into_iter()
+        .find(|(_, l, _)| *l == letter)
+        .map(|(_, _, t)| t)
 }
 
 /// Seeds each planted-bug hunt may use before the test fails.
 const HUNT_SEEDS: u64 = 200;
 
+/// Whether a failure shows the planted bug: a safety violation for a-c; d
+/// and e only halt the chain, so for them a liveness violation counts too.
+fn shows(bug: PlantedBug, f: &Failure) -> bool {
+    let liveness_bug = matches!(bug, PlantedBug::TallyByHash | PlantedBug::TrustTcEntries);
+    f.violations.iter().any(|v| {
+        v.contains("agreement")
+            || v.contains("signed two")
+            || v.contains("after timing out")
+            || v.contains("does not extend")
+            || (liveness_bug && v.starts_with("liveness"))
+    })
+}
+
 fn hunt(bug: PlantedBug, scenarios: &[Scenario]) {
-    let tweak = tweak_for(bug);
+    let (letter, tweak) = planted(bug);
     let started = Instant::now();
-    let is_safety = |f: &Failure| {
-        f.violations.iter().any(|v| {
-            v.contains("agreement")
-                || v.contains("signed two")
-                || v.contains("after timing out")
-                || v.contains("does not extend")
-        })
-    };
     let per = HUNT_SEEDS / scenarios.len() as u64;
     for (k, sc) in scenarios.iter().enumerate() {
         let first = 1_000 * (k as u64 + 1);
-        // In chunks, so the hunt stops soon after the first safety violation.
+        // In chunks, so the hunt stops soon after the first violation.
         for chunk in (0..per).step_by(10) {
             let (failures, _) =
                 campaign(first + chunk, 10.min(per - chunk), Some(*sc), Some(tweak));
-            if let Some(f) = failures.iter().find(|f| is_safety(f)) {
+            if let Some(f) = failures.iter().find(|f| shows(bug, f)) {
                 println!(
                     "planted bug {bug:?} found by seed {} ({} seeds into {sc:?}) in {:.1}s \
-                     (replay: add SIM_BUG={}):\n{f}",
+                     (replay: add SIM_BUG={letter}):\n{f}",
                     f.seed,
                     f.seed - first + 1,
                     started.elapsed().as_secs_f64(),
-                    match bug {
-                        PlantedBug::VoteWithoutLock => "a",
-                        PlantedBug::VoteTwice => "b",
-                        PlantedBug::CommitOneChain => "c",
-                    }
                 );
                 return;
             }
@@ -198,6 +208,26 @@ fn finds_planted_bug_one_chain_commit() {
     hunt(
         PlantedBug::CommitOneChain,
         &[Scenario::Adversarial4, Scenario::Crashes7],
+    );
+}
+
+/// The poisoned vote (right hash, wrong height) against a core that tallies
+/// by hash and trusts the QC it forms: its QCs verify for nobody.
+#[test]
+fn finds_planted_bug_poisoned_vote() {
+    hunt(
+        PlantedBug::TallyByHash,
+        &[Scenario::Faults4, Scenario::Faults7],
+    );
+}
+
+/// The inflated TC entry against a core that trusts a TC's entries without
+/// tying its QC to the highest: the next leader cannot propose.
+#[test]
+fn finds_planted_bug_inflated_tc() {
+    hunt(
+        PlantedBug::TrustTcEntries,
+        &[Scenario::Adversarial4, Scenario::Faults4],
     );
 }
 

@@ -224,7 +224,7 @@ fn finds_planted_bug_poisoned_vote() {
 /// The inflated TC entry against a core that trusts a TC's entries without
 /// tying its QC to the highest: the next leader cannot propose.
 /// Not yet found within the budget: an honest TC usually reaches the next
-/// leader before the inflated one (see the adversary's notes in `forge.rs`).
+/// leader before the inflated one.
 #[test]
 #[ignore = "the inflated TC does not yet halt the chain within HUNT_SEEDS seeds"]
 fn finds_planted_bug_inflated_tc() {

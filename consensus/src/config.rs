@@ -97,7 +97,7 @@ impl Config {
 #[derive(Clone, Copy, Debug, Default)]
 struct Planted(#[allow(dead_code)] Option<PlantedBug>);
 
-/// Known safety bugs the simulator must detect.
+/// Known bugs the simulator must detect (safety for a-c, liveness for d-e).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlantedBug {
     /// Vote for a block carrying a TC without checking it extends the TC's highest QC.
@@ -106,4 +106,14 @@ pub enum PlantedBug {
     VoteTwice,
     /// Commit a block as soon as it is certified (1-chain) instead of on a 2-chain.
     CommitOneChain,
+    /// The old poisoned-vote weakness: tally votes by (round, block hash)
+    /// only, the QC taking the height of the vote that completed it, and use
+    /// the QC formed without verifying it. One vote for the right hash at a
+    /// wrong height makes a QC that verifies for nobody (a liveness bug).
+    TallyByHash,
+    /// The old inflated-TC weakness: accept a TC whose entries are validly
+    /// signed without checking its high QC is for the highest round they
+    /// report, so one Byzantine entry claiming a round no QC backs leaves the
+    /// next leader unable to propose (a liveness bug).
+    TrustTcEntries,
 }

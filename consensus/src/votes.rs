@@ -50,9 +50,28 @@ pub struct VoteCollector {
     tallies: BTreeMap<Round, BTreeMap<Signed, Signers>>,
     /// Rounds that already produced a QC.
     done: BTreeMap<Round, Hash>,
+    /// Planted bug d: tally by block hash alone.
+    by_hash_only: bool,
 }
 
 impl VoteCollector {
+    /// A collector with planted bug d (see [`crate::PlantedBug::TallyByHash`]).
+    pub(crate) fn tallying_by_hash() -> VoteCollector {
+        VoteCollector {
+            by_hash_only: true,
+            ..VoteCollector::default()
+        }
+    }
+
+    /// What a vote is counted towards: exactly what it signs.
+    fn tally_key(&self, block_hash: Hash, height: Height) -> Signed {
+        if self.by_hash_only {
+            (block_hash, Height(0))
+        } else {
+            (block_hash, height)
+        }
+    }
+
     /// Adds a verified vote. A second, different vote from the same signer in
     /// a round is evidence and is not counted.
     pub fn add(&mut self, vote: Vote, vals: &ValidatorSet) -> Added<QuorumCertificate> {
@@ -71,11 +90,12 @@ impl VoteCollector {
         if self.done.contains_key(&vote.round) {
             return Added::default();
         }
+        let tally = self.tally_key(vote.block_hash, vote.height);
         let signers = self
             .tallies
             .entry(vote.round)
             .or_default()
-            .entry((vote.block_hash, vote.height))
+            .entry(tally)
             .or_default();
         signers.insert(vote.signer, vote.signature);
         let power: u64 = signers
@@ -110,7 +130,7 @@ impl VoteCollector {
     ) -> u64 {
         self.tallies
             .get(&round)
-            .and_then(|t| t.get(&(*block_hash, height)))
+            .and_then(|t| t.get(&self.tally_key(*block_hash, height)))
             .map_or(0, |s| {
                 s.keys().filter_map(|i| vals.get(*i).map(|v| v.power)).sum()
             })

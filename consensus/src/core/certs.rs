@@ -1,7 +1,8 @@
 //! Certificates: raising the high QC, moving rounds, the 2-chain commit, and
 //! connecting blocks that arrive late (see `fetch.rs`) to the tree.
 
-use cairn_ledger::{Hash, QuorumCertificate, TimeoutCertificate};
+use cairn_ledger::types::cert::timeout_signing_bytes;
+use cairn_ledger::{Hash, QuorumCertificate, TimeoutCertificate, VerifyError};
 
 use super::Consensus;
 use crate::config::PlantedBug;
@@ -34,6 +35,57 @@ impl Consensus {
         if self.pacemaker.on_tc(tc).is_some() {
             self.entered_round(out);
         }
+    }
+
+    /// Verifies a TC from a peer (see [`TimeoutCertificate::verify`]).
+    pub(super) fn verify_tc(&self, tc: &TimeoutCertificate) -> Result<(), VerifyError> {
+        if self.config.has_bug(PlantedBug::TrustTcEntries) {
+            return self.verify_tc_entries_only(tc);
+        }
+        tc.verify(&self.config.committee)
+    }
+
+    /// Planted bug e: the TC's entries are checked (known, unique signers
+    /// with a quorum, rounds below the TC's, signatures) and its QC verifies,
+    /// but nothing ties the QC to the highest entry, so the max entry is
+    /// trusted with no QC behind it.
+    fn verify_tc_entries_only(&self, tc: &TimeoutCertificate) -> Result<(), VerifyError> {
+        let committee = &self.config.committee;
+        let vals = &committee.validators;
+        tc.high_qc.verify(committee)?;
+        let mut power = 0;
+        let mut prev = None;
+        for (i, high_qc_round, sig) in &tc.signatures {
+            let v = vals.get(*i).ok_or(VerifyError::UnknownSigner {
+                index: *i,
+                count: vals.len(),
+            })?;
+            if prev.is_some_and(|p| p >= *i) {
+                return Err(VerifyError::DuplicateSigner { index: *i });
+            }
+            if *high_qc_round >= tc.round {
+                return Err(VerifyError::Malformed("entry not below the TC round"));
+            }
+            let msg = timeout_signing_bytes(&committee.chain_id, tc.round, *high_qc_round);
+            cairn_ledger::crypto::verify(&v.address, &msg, sig)?;
+            prev = Some(*i);
+            power += v.power;
+        }
+        if power < vals.quorum_power() {
+            return Err(VerifyError::NoQuorum {
+                have: power,
+                need: vals.quorum_power(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Verifies a QC we formed from votes (planted bug d: trusted as is).
+    pub(super) fn verify_formed_qc(&mut self, qc: &QuorumCertificate) -> Result<(), VerifyError> {
+        if self.config.has_bug(PlantedBug::TallyByHash) {
+            return Ok(());
+        }
+        self.verify_qc(qc)
     }
 
     /// 2-chain commit rule (see [`crate::block_tree::BlockTree::commit_target`]).

@@ -20,7 +20,7 @@ use cairn_ledger::{
 };
 
 use crate::block_tree::BlockTree;
-use crate::config::Config;
+use crate::config::{Config, PlantedBug};
 use crate::input::Input;
 use crate::leader::{self, Signers};
 use crate::message::Message;
@@ -119,13 +119,18 @@ impl Consensus {
                 tree.insert(block); // ignored unless it connects
             }
         }
+        let votes = if config.has_bug(PlantedBug::TallyByHash) {
+            VoteCollector::tallying_by_hash()
+        } else {
+            VoteCollector::default()
+        };
         Consensus {
             config,
             me,
             safety,
             pacemaker,
             tree,
-            votes: VoteCollector::default(),
+            votes,
             timeouts: TimeoutCollector::default(),
             proposals: BTreeMap::new(),
             awaiting_validation: BTreeSet::new(),

@@ -158,8 +158,7 @@ impl Consensus {
         let invalid = |what| move |source| ConsensusError::Invalid { what, source };
         self.verify_qc(&h.justify).map_err(invalid("proposal QC"))?;
         if let Some(tc) = &h.timeout_cert {
-            tc.verify(&self.config.committee)
-                .map_err(invalid("proposal TC"))?;
+            self.verify_tc(tc).map_err(invalid("proposal TC"))?;
         }
         Ok(())
     }

@@ -114,7 +114,7 @@ impl Consensus {
             }));
             return;
         }
-        if let Err(source) = tc.verify(&self.config.committee) {
+        if let Err(source) = self.verify_tc(&tc) {
             out.push(Output::Rejected(ConsensusError::Invalid {
                 what: "timeout certificate",
                 source,
@@ -214,8 +214,9 @@ impl Consensus {
             out.push(Output::Equivocation(e));
         }
         match added.cert {
-            // Checked like a received QC before it becomes our high QC.
-            Some(qc) => match self.verify_qc(&qc) {
+            // Checked like a received QC before it becomes our high QC
+            // (planted bug d: not checked).
+            Some(qc) => match self.verify_formed_qc(&qc) {
                 Ok(()) => self.process_qc(&qc, out),
                 Err(source) => out.push(Output::Rejected(ConsensusError::Invalid {
                     what: "QC we formed",

@@ -216,24 +216,13 @@ impl Sim {
         }
         match packet {
             Packet::Msg(m) => {
-                self.byz_observe(to, &m);
-                self.input(to, Input::Message(m));
+                if !self.byz_intercept(to, &m) {
+                    self.input(to, Input::Message(m));
+                }
             }
             Packet::FetchReq(hash) => {
-                // Serve the block and a run of its ancestors, nearest first.
-                let mut blocks = Vec::new();
-                let mut cursor = hash;
-                while blocks.len() < 32 {
-                    let Some(b) = self.nodes[to].find_block(&cursor) else {
-                        break;
-                    };
-                    cursor = b.header.parent_hash;
-                    let genesis = b.header.height.0 == 0;
-                    blocks.push(b);
-                    if genesis {
-                        break;
-                    }
-                }
+                let blocks = self.nodes[to].serve(hash);
+                let blocks = self.byz_fetch_reply(to, hash, blocks);
                 if !blocks.is_empty() {
                     self.send(to, from, Packet::FetchResp(blocks), false);
                 }

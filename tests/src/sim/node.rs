@@ -80,4 +80,23 @@ impl SimNode {
         }
         self.by_hash.get(hash).map(|i| self.committed[*i].0.clone())
     }
+
+    /// What it answers to a fetch of `hash`: the block and a run of its
+    /// ancestors, nearest first (empty if it lacks the block).
+    pub fn serve(&self, hash: Hash) -> Vec<Block> {
+        let mut blocks = Vec::new();
+        let mut cursor = hash;
+        while blocks.len() < 32 {
+            let Some(b) = self.find_block(&cursor) else {
+                break;
+            };
+            cursor = b.header.parent_hash;
+            let genesis = b.header.height.0 == 0;
+            blocks.push(b);
+            if genesis {
+                break;
+            }
+        }
+        blocks
+    }
 }

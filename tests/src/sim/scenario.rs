@@ -1,6 +1,7 @@
 //! The scenarios a seed can run: how many validators, which faults, how long.
 
 use super::network::NetConfig;
+use super::twins::TwinsRounds;
 
 /// A named family of runs; the seed picks the details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,17 +21,25 @@ pub enum Scenario {
     /// leader, and an adversarial scheduler that cuts honest leaders off right
     /// after they propose.
     Adversarial4,
+    /// 4 validators, one run as Twins, under a Twins schedule: per-round
+    /// partitions laid out around the round's or the next round's leader
+    /// (see `twins.rs`), then healing.
+    TwinsRounds4,
+    /// 7 validators, two run as Twins, under a Twins schedule.
+    TwinsRounds7,
 }
 
 impl Scenario {
     /// The scenarios of the default campaign, in rotation.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Calm4,
         Scenario::Faults4,
         Scenario::Faults7,
         Scenario::Twins4,
         Scenario::Crashes7,
         Scenario::Adversarial4,
+        Scenario::TwinsRounds4,
+        Scenario::TwinsRounds7,
     ];
 
     /// Parses a name as printed by `{:?}`.
@@ -67,6 +76,7 @@ impl Scenario {
             idle_tail: false,
             forker: false,
             isolate_leader: 0.0,
+            twins_rounds: None,
         };
         match self {
             Scenario::Calm4 => Params {
@@ -117,6 +127,24 @@ impl Scenario {
                 },
                 ..base
             },
+            Scenario::TwinsRounds4 => Params {
+                twins_rounds: Some(TwinsRounds {
+                    pairs: 1,
+                    rounds: 8,
+                }),
+                chaos_ms: 6_000,
+                ..base
+            },
+            Scenario::TwinsRounds7 => Params {
+                validators: 7,
+                twins_rounds: Some(TwinsRounds {
+                    pairs: 2,
+                    rounds: 8,
+                }),
+                chaos_ms: 6_000,
+                heal_ms: 8_000,
+                ..base
+            },
         }
     }
 }
@@ -150,4 +178,7 @@ pub struct Params {
     /// cuts a proposing leader off from everyone for a few rounds: it alone
     /// learns the QC its proposal carries, the rest time out without it.
     pub isolate_leader: f64,
+    /// Validators run as twin pairs under a round-by-round Twins schedule
+    /// during the chaos phase (see `twins.rs`).
+    pub twins_rounds: Option<TwinsRounds>,
 }

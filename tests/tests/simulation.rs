@@ -192,7 +192,12 @@ fn finds_planted_bug_voting_without_lock() {
 fn finds_planted_bug_voting_twice() {
     hunt(
         PlantedBug::VoteTwice,
-        &[Scenario::Faults4, Scenario::Adversarial4],
+        // A twin leader's two proposals reach one voter: every seed finds it.
+        &[
+            Scenario::TwinsRounds4,
+            Scenario::Faults4,
+            Scenario::Adversarial4,
+        ],
     );
 }
 

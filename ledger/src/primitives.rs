@@ -24,16 +24,19 @@ pub struct Height(pub u64);
 pub struct Round(pub u64);
 
 impl Height {
-    /// The next height.
+    /// The next height, saturating: heights arrive from peers before their
+    /// certificates are checked, and one claiming `u64::MAX` must be refused
+    /// like any other lie, not overflow (a panic with overflow checks on).
+    /// No real chain reaches it.
     pub fn next(self) -> Height {
-        Height(self.0 + 1)
+        Height(self.0.saturating_add(1))
     }
 }
 
 impl Round {
-    /// The next round.
+    /// The next round, saturating (see [`Height::next`]).
     pub fn next(self) -> Round {
-        Round(self.0 + 1)
+        Round(self.0.saturating_add(1))
     }
 }
 

@@ -90,12 +90,13 @@ fn simulation_campaign() {
         let n = runs.len() as u64;
         let avg = |f: fn(&Stats) -> u64| runs.iter().map(|s| f(s)).sum::<u64>() / n;
         println!(
-            "{sc:?}: {n} seeds ok, avg committed height {}, avg round {}, avg equivocations {}, avg rejected {}, avg crashes {}",
+            "{sc:?}: {n} seeds ok, avg committed height {}, avg round {}, avg equivocations {}, avg rejected {}, avg crashes {}, avg scheduled rounds {}",
             avg(|s| s.committed_height),
             avg(|s| s.max_round),
             avg(|s| s.equivocations),
             avg(|s| s.rejected),
             avg(|s| s.crashes),
+            avg(|s| s.scheduled_rounds),
         );
     }
     println!(
@@ -135,7 +136,12 @@ const BUGS: &[Bug] = &[
         bug: PlantedBug::VoteTwice,
         letter: "b",
         tweak: |c: &mut Config| c.plant_bug(PlantedBug::VoteTwice),
-        hunt: &[Scenario::Faults4, Scenario::Adversarial4],
+        // A twin leader's two proposals reach one voter: every seed finds it.
+        hunt: &[
+            Scenario::TwinsRounds4,
+            Scenario::Faults4,
+            Scenario::Adversarial4,
+        ],
     },
     Bug {
         bug: PlantedBug::CommitOneChain,

@@ -196,3 +196,60 @@ fn an_inflated_tc_is_refused_and_the_honest_tc_still_works() {
         assert!(request.justify.round >= tc.max_high_qc_round(), "{name}");
     }
 }
+
+/// Heights and rounds a peer claims are read before its certificates are
+/// checked. A proposal (or fetched block) whose QC claims height `u64::MAX`,
+/// or whose TC claims round `u64::MAX`, must be refused like any other lie —
+/// not overflow computing "the next height/round" (a panic in builds with
+/// overflow checks; found by the simulator's forged certificates). Table:
+/// (case, QC height, block height, TC round).
+#[test]
+fn heights_and_rounds_at_the_limit_are_refused_not_overflowed() {
+    let (committee, keys, genesis) = testutil::committee(4);
+    let (p1, _) = two_blocks(&committee, &keys, &genesis);
+    let cases: [(&str, u64, u64, Option<u64>); 3] = [
+        ("QC height at the limit", u64::MAX, u64::MAX, None),
+        (
+            "QC height at the limit, block height wrapped",
+            u64::MAX,
+            0,
+            None,
+        ),
+        ("TC round at the limit", 0, 1, Some(u64::MAX)),
+    ];
+    for (name, qc_height, height, tc_round) in cases {
+        let mut core = Consensus::new(testutil::config(&committee, &keys, 2), genesis.clone());
+        let mut block = p1.block.clone();
+        block.header.round = Round(2);
+        // Signed by one validator only: what a Byzantine one can forge.
+        block.header.justify = testutil::qc(&committee, &keys, genesis.hash(), qc_height, 1, 1);
+        block.header.height = Height(height);
+        block.header.timeout_cert =
+            tc_round.map(|r| testutil::tc(&committee, &keys, r, &[0, 0, 0]));
+        block.header.proposer = keys[2].address();
+        let forged = cairn_ledger::Proposal::sign(block.clone(), &keys[2]);
+        let out = drive(
+            &mut core,
+            vec![
+                Input::Start,
+                Input::Message(Message::Proposal(forged)),
+                Input::FetchedBlock(block),
+            ],
+            &[],
+        );
+        assert!(
+            out.iter().any(|o| matches!(o, Output::Rejected(_))),
+            "{name}: refused"
+        );
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::Commit { .. } | Output::SendVote { .. })),
+            "{name}: nothing acted on"
+        );
+        assert_eq!(
+            core.high_qc().round,
+            Round(0),
+            "{name}: the high QC did not move"
+        );
+    }
+}

@@ -20,6 +20,7 @@ pub mod power;
 pub mod rules;
 pub mod scenario;
 mod trace;
+pub mod twins;
 
 use std::collections::BTreeMap;
 
@@ -66,6 +67,8 @@ pub struct Stats {
     pub crashes: u64,
     /// Simulated events processed.
     pub events: u64,
+    /// Rounds a Twins schedule partitioned (see [`twins`]).
+    pub scheduled_rounds: u64,
 }
 
 /// A failed run: replay it with `SIM_SEED=<seed> SIM_SCENARIO=<scenario>`.
@@ -136,6 +139,7 @@ pub struct Sim {
     accounts: Vec<(SecretKey, u64)>,
     txs_on: bool,
     stats: Stats,
+    twins: Option<twins::Schedule>,
 }
 
 /// Runs one seed of a scenario; `tweak` adjusts every core's config.
@@ -199,14 +203,14 @@ impl Sim {
             genesis_hash: genesis.hash(),
             validators,
         };
-        let twin = params.twins.then(|| rng.gen_range(0..params.validators));
+        let twins = twins::pick_twins(&mut rng, &params, &roles);
         let mut honest = vec![true; params.validators];
         let mut nodes = Vec::new();
         for (v, (key, role)) in keys.iter().zip(roles).enumerate() {
-            honest[v] = role.is_none() && twin != Some(v);
+            honest[v] = role.is_none() && !twins.contains(&v);
             let role = match role {
                 Some(b) => Role::Byzantine(Box::new(b)),
-                None if twin == Some(v) => Role::Twin,
+                None if twins.contains(&v) => Role::Twin,
                 None => Role::Honest,
             };
             nodes.push(Self::make_node(
@@ -217,7 +221,7 @@ impl Sim {
                 &committee,
             ));
         }
-        if let Some(t) = twin {
+        for &t in &twins {
             nodes.push(Self::make_node(
                 t as u16,
                 keys[t].clone(),
@@ -230,6 +234,9 @@ impl Sim {
             .map(|_| (SecretKey::from_seed(rng.gen()), 0))
             .collect();
         let checker = Checker::new(committee.clone(), honest);
+        let twins = params
+            .twins_rounds
+            .map(|t| twins::Schedule::new(seed, t, nodes.len(), &mut rng));
         Sim {
             net: Network::new(params.chaos.clone()),
             params,
@@ -245,6 +252,7 @@ impl Sim {
             accounts,
             txs_on: true,
             stats: Stats::default(),
+            twins,
         }
     }
 
@@ -327,6 +335,7 @@ impl Sim {
             self.now = at;
             self.stats.events += 1;
             self.step(event);
+            self.twins_tick();
             if self.stats.events > MAX_EVENTS {
                 self.checker.violations.push(format!(
                     "more than {MAX_EVENTS} events by t={} ms: a message storm",

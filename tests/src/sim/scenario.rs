@@ -1,6 +1,7 @@
 //! The scenarios a seed can run: how many validators, which faults, how long.
 
 use super::network::NetConfig;
+use super::twins::TwinsRounds;
 
 /// Chance of a crash aimed just after each signed send, in crash scenarios:
 /// a few such crashes per run.
@@ -32,11 +33,17 @@ pub enum Scenario {
     Unequal6,
     /// 10 validators of unequal power, three Byzantine, faults as `Faults7`.
     Power10,
+    /// 4 validators, one run as Twins, under a Twins schedule: per-round
+    /// partitions laid out around the round's or the next round's leader
+    /// (see `twins.rs`), then healing.
+    TwinsRounds4,
+    /// 7 validators, two run as Twins, under a Twins schedule.
+    TwinsRounds7,
 }
 
 impl Scenario {
     /// The scenarios of the default campaign, in rotation.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Calm4,
         Scenario::Faults4,
         Scenario::Faults7,
@@ -46,6 +53,8 @@ impl Scenario {
         Scenario::Unequal5,
         Scenario::Unequal6,
         Scenario::Power10,
+        Scenario::TwinsRounds4,
+        Scenario::TwinsRounds7,
     ];
 
     /// Parses a name as printed by `{:?}`.
@@ -84,6 +93,7 @@ impl Scenario {
             isolate_leader: 0.0,
             unequal_power: false,
             crash_after_send: 0.0,
+            twins_rounds: None,
         };
         // Faults4's faults, for the committees of unequal power.
         let faults = Params {
@@ -154,6 +164,24 @@ impl Scenario {
                 byzantine: 3,
                 ..faults
             },
+            Scenario::TwinsRounds4 => Params {
+                twins_rounds: Some(TwinsRounds {
+                    pairs: 1,
+                    rounds: 8,
+                }),
+                chaos_ms: 6_000,
+                ..base
+            },
+            Scenario::TwinsRounds7 => Params {
+                validators: 7,
+                twins_rounds: Some(TwinsRounds {
+                    pairs: 2,
+                    rounds: 8,
+                }),
+                chaos_ms: 6_000,
+                heal_ms: 8_000,
+                ..base
+            },
         }
     }
 }
@@ -193,4 +221,7 @@ pub struct Params {
     /// During the chaos phase, the probability that an honest node crashes
     /// right after each vote or timeout it sends (restarting soon after).
     pub crash_after_send: f64,
+    /// Validators run as twin pairs under a round-by-round Twins schedule
+    /// during the chaos phase (see `twins.rs`).
+    pub twins_rounds: Option<TwinsRounds>,
 }

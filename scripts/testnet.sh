@@ -82,7 +82,7 @@ find_bin() {
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
     if [ ! -x "$BIN" ]; then
       echo "building cairn ($profile) in $target"
-      echo "the first build compiles RocksDB and libp2p from source: several minutes on a small machine (about 8 on two cores); later builds take seconds"
+      echo "the first build compiles RocksDB and libp2p from source: about half an hour on a two-core machine; later builds take seconds"
     else
       echo "building cairn ($profile) in $target (a no-op when up to date)"
     fi

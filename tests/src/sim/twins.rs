@@ -289,7 +289,7 @@ impl Sim {
         self.nodes[node]
             .core
             .as_ref()
-            .and_then(|c| c.leader_of(round, &c.high_qc()))
+            .and_then(|c| c.leader_of(round, c.high_qc()))
             .unwrap_or_else(|| self.committee.validators.leader(round))
     }
 

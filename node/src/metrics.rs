@@ -214,40 +214,32 @@ mod tests {
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// One raw HTTP/1.1 GET of `path`; the whole response.
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut body = String::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut body))
+            .await
+            .unwrap()
+            .unwrap();
+        body
+    }
+
     #[tokio::test]
     async fn serves_get_metrics() {
         let m = Metrics::new();
         m.height.set(3);
         let addr = serve("127.0.0.1:0".parse().unwrap(), m).await.unwrap();
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut body = String::new();
-        tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            s.read_to_string(&mut body),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let body = get(addr, "/metrics").await;
         assert!(body.starts_with("HTTP/1.1 200"), "{body}");
         assert!(body.contains("cairn_height 3"), "{body}");
-
         // Anything else is a clear 404, and the server keeps serving.
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET /other HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut body = String::new();
-        tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            s.read_to_string(&mut body),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let body = get(addr, "/other").await;
         assert!(body.starts_with("HTTP/1.1 404"), "{body}");
         assert!(body.contains("only GET /metrics"), "{body}");
+        assert!(get(addr, "/metrics").await.contains("cairn_height 3"));
     }
 }

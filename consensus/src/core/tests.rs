@@ -29,40 +29,10 @@ impl Net {
         }
     }
 
+    /// Delivers every output until nothing is left (or `max_steps`).
     fn run(&mut self, first: Vec<(usize, Input)>, max_steps: usize) {
-        let mut queue: VecDeque<(usize, Input)> = first.into();
-        let n = self.cores.len();
-        for _ in 0..max_steps {
-            let Some((i, input)) = queue.pop_front() else {
-                return;
-            };
-            for o in self.cores[i].handle(input) {
-                self.outputs[i].push(o.clone());
-                match o {
-                    Output::Broadcast(m) => {
-                        for j in (0..n).filter(|j| *j != i) {
-                            queue.push_back((j, Input::Message(m.clone())));
-                        }
-                    }
-                    Output::SendVote { to, vote } => {
-                        queue.push_back((to as usize, Input::Message(Message::Vote(vote))));
-                    }
-                    Output::RequestPayload(req) => {
-                        let key = self.cores[i].config.key.clone().unwrap();
-                        queue.push_back((i, Input::Payload(block_for(&req, &key))));
-                    }
-                    Output::ValidateBlock(b) => queue.push_back((
-                        i,
-                        Input::BlockValidated {
-                            hash: b.hash(),
-                            valid: true,
-                        },
-                    )),
-                    Output::Commit { block, .. } => self.commits[i].push(block.hash()),
-                    _ => {}
-                }
-            }
-        }
+        let all: Vec<usize> = (0..self.cores.len()).collect();
+        self.run_live(first, &all, max_steps);
     }
 }
 
@@ -657,7 +627,7 @@ fn a_crashed_validator_stops_costing_timeouts() {
 }
 
 impl Net {
-    /// Like `run`, but inputs to validators outside `live` are dropped.
+    /// Delivers outputs, dropping inputs to validators outside `live`.
     /// Returns true if it stopped because nothing was left to deliver; the
     /// undelivered rest is dropped otherwise (a long run is progress enough).
     fn run_live(&mut self, first: Vec<(usize, Input)>, live: &[usize], max_steps: usize) -> bool {
@@ -671,6 +641,7 @@ impl Net {
                 continue;
             }
             for o in self.cores[i].handle(input) {
+                self.outputs[i].push(o.clone());
                 match o {
                     Output::Broadcast(m) => {
                         for j in (0..n).filter(|j| *j != i) {

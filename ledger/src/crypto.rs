@@ -72,6 +72,16 @@ impl SecretKey {
 /// Verifies one signature under the ZIP-215 rule.
 pub fn verify(signer: &Address, message: &[u8], sig: &Signature) -> Result<(), VerifyError> {
     let bad = || VerifyError::BadSignature { signer: *signer };
+    if let Some(ok) = memo::get(signer, message, sig) {
+        return if ok { Ok(()) } else { Err(bad()) };
+    }
+    let result = verify_uncached(signer, message, sig);
+    memo::put(signer, message, sig, result.is_ok());
+    result
+}
+
+fn verify_uncached(signer: &Address, message: &[u8], sig: &Signature) -> Result<(), VerifyError> {
+    let bad = || VerifyError::BadSignature { signer: *signer };
     let key = VerificationKey::try_from(signer.0).map_err(|_| bad())?;
     key.verify(&ed25519_consensus::Signature::from(sig.0), message)
         .map_err(|_| bad())
@@ -126,6 +136,14 @@ impl<'m> BatchVerifier<'m> {
             }
             _ => {}
         }
+        if memo::enabled()
+            && self
+                .items
+                .iter()
+                .all(|(signer, msg, sig)| memo::get(signer, msg, sig) == Some(true))
+        {
+            return Ok(());
+        }
         let mut batch = batch::Verifier::new();
         for (signer, msg, sig) in &self.items {
             batch.queue((
@@ -135,6 +153,9 @@ impl<'m> BatchVerifier<'m> {
             ));
         }
         if batch.verify(OsRng).is_ok() {
+            for (signer, msg, sig) in &self.items {
+                memo::put(signer, msg, sig, true);
+            }
             return Ok(());
         }
         let positions = self.bad_positions();
@@ -153,5 +174,123 @@ impl<'m> BatchVerifier<'m> {
             .filter(|(_, (signer, msg, sig))| verify(signer, msg, sig).is_err())
             .map(|(i, _)| i)
             .collect()
+    }
+}
+
+/// A memo of signature checks for one thread, off unless turned on.
+///
+/// Verification is a pure function of (key, message, signature), so
+/// remembering its answers changes no outcome, only the time taken. The
+/// deterministic simulator turns it on: there every simulated validator checks
+/// the same votes, timeouts and certificates in one thread, and the check
+/// dominates its run time. A node never turns it on (each of its checks is of
+/// a message it has not seen).
+pub mod memo {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use sha2::{Digest, Sha256};
+
+    use super::Signature;
+    use crate::primitives::Address;
+
+    /// Entries kept before the memo starts over (about 50 MB).
+    const CAPACITY: usize = 1 << 20;
+
+    thread_local! {
+        static MEMO: RefCell<Option<HashMap<[u8; 32], bool>>> = const { RefCell::new(None) };
+    }
+
+    /// Turns the memo on for this thread, empty.
+    pub fn start() {
+        MEMO.with(|m| *m.borrow_mut() = Some(HashMap::new()));
+    }
+
+    /// Turns the memo off for this thread and forgets it.
+    pub fn stop() {
+        MEMO.with(|m| *m.borrow_mut() = None);
+    }
+
+    /// Whether this thread's memo is on.
+    pub fn enabled() -> bool {
+        MEMO.with(|m| m.borrow().is_some())
+    }
+
+    fn key(signer: &Address, message: &[u8], sig: &Signature) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(signer.0);
+        h.update(sig.0);
+        h.update(message);
+        h.finalize().into()
+    }
+
+    /// The remembered answer, if the memo is on and has one.
+    pub(super) fn get(signer: &Address, message: &[u8], sig: &Signature) -> Option<bool> {
+        MEMO.with(|m| {
+            let m = m.borrow();
+            let map = m.as_ref()?;
+            map.get(&key(signer, message, sig)).copied()
+        })
+    }
+
+    /// Remembers an answer, if the memo is on.
+    pub(super) fn put(signer: &Address, message: &[u8], sig: &Signature, ok: bool) {
+        MEMO.with(|m| {
+            if let Some(map) = m.borrow_mut().as_mut() {
+                if map.len() >= CAPACITY {
+                    map.clear();
+                }
+                map.insert(key(signer, message, sig), ok);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// With the memo on, every answer — good, bad, single, batched, and the
+    /// positions of bad items — is the one given with it off.
+    #[test]
+    fn the_memo_changes_no_answer() {
+        let key = SecretKey::from_seed([7; 32]);
+        let other = SecretKey::from_seed([8; 32]);
+        let msgs: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 40]).collect();
+        let good: Vec<Signature> = msgs.iter().map(|m| key.sign(m)).collect();
+        let forged = other.sign(&msgs[2]);
+        let answers = || {
+            let mut out = Vec::new();
+            for round in 0..2 {
+                for (m, s) in msgs.iter().zip(&good) {
+                    out.push(format!("{round} {:?}", verify(&key.address(), m, s)));
+                }
+                out.push(format!(
+                    "{round} {:?}",
+                    verify(&key.address(), &msgs[2], &forged)
+                ));
+                let mut all_good = BatchVerifier::default();
+                let mut one_bad = BatchVerifier::default();
+                for (i, (m, s)) in msgs.iter().zip(&good).enumerate() {
+                    all_good.push(key.address(), m, *s);
+                    one_bad.push(key.address(), m, if i == 2 { forged } else { *s });
+                }
+                out.push(format!("{round} {:?}", all_good.verify()));
+                out.push(format!("{round} {:?}", one_bad.verify()));
+            }
+            out
+        };
+        let without = answers();
+        memo::start();
+        assert!(memo::enabled());
+        let with = answers();
+        memo::stop();
+        assert!(!memo::enabled());
+        assert_eq!(with, without);
+        assert!(without
+            .iter()
+            .any(|a| a.contains("BadSignatures { positions: [2] }")));
+        assert!(without.iter().any(|a| a.contains("BadSignature {")));
     }
 }

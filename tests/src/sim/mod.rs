@@ -144,8 +144,12 @@ pub struct Sim {
 
 /// Runs one seed of a scenario; `tweak` adjusts every core's config.
 pub fn run(seed: u64, scenario: Scenario, tweak: Option<Tweak>) -> Result<Stats, Failure> {
+    // Every simulated validator checks the same signatures in this thread:
+    // remember the answers (see `cairn_ledger::crypto::memo`).
+    cairn_ledger::crypto::memo::start();
     let mut sim = Sim::new(seed, scenario, tweak);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.run()));
+    cairn_ledger::crypto::memo::stop();
     let mut violations = std::mem::take(&mut sim.checker.violations);
     if let Err(panic) = outcome {
         let msg = panic

@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 
 use cairn_consensus::votes::{TimeoutCollector, VoteCollector};
 use cairn_consensus::{Message, PayloadRequest};
-use cairn_ledger::{Hash, Height, Round, Signature, TimeoutCertificate, Vote};
+use cairn_ledger::{Hash, Height, Round, Signature, Timeout, TimeoutCertificate, Vote};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -71,6 +71,10 @@ pub struct ByzState {
     pub lie_in_proposals: bool,
     /// Sends certificates with forged contents.
     pub forge_certs: bool,
+    /// Races honest TCs with forged ones: keeps its own timeouts to itself
+    /// (so the honest nodes need every other honest timeout for a TC) and
+    /// sends its forgeries the moment it holds a quorum of timeouts.
+    pub race_tcs: bool,
     /// As next leader, forms QCs, hides them and plays them later.
     withhold: Option<Reveal>,
     /// How it answers block fetches.
@@ -85,6 +89,8 @@ pub struct ByzState {
     last_tc: Option<TimeoutCertificate>,
     /// Rounds already forked in.
     forked: BTreeMap<Round, ()>,
+    /// Rounds in which we signed our own timeout early, to race TCs.
+    raced: BTreeMap<Round, ()>,
     /// Rounds whose TC was already forged.
     forged_tcs: BTreeMap<Round, ()>,
     /// Votes collected for a QC to hide (see [`withhold`]).
@@ -130,6 +136,7 @@ impl ByzState {
         b.lie_in_timeouts = rng.gen_bool(0.4);
         b.lie_in_proposals = rng.gen_bool(0.4);
         b.forge_certs = rng.gen_bool(0.4);
+        b.race_tcs = b.forge_certs && rng.gen_bool(0.5);
         b.withhold = rng.gen_bool(0.4).then(|| Reveal::random(rng));
         b.fetch = FetchLie::random(rng);
         b
@@ -186,6 +193,26 @@ impl Sim {
                 }
             }
             Message::Timeout(t) => {
+                if b.race_tcs && b.raced.insert(t.round, ()).is_none() {
+                    // Our own timeout for the round, at once: with two honest
+                    // ones we hold a quorum before any honest node does.
+                    if b.raced.len() > 32 {
+                        b.raced.pop_first();
+                    }
+                    let mine = Timeout::sign(
+                        &self.committee.chain_id,
+                        t.round,
+                        t.high_qc.clone(),
+                        self.nodes[i].validator,
+                        &self.nodes[i].key,
+                    );
+                    if let Role::Byzantine(b) = &mut self.nodes[i].role {
+                        b.timeouts.add(mine, &vals);
+                    }
+                }
+                let Some(b) = self.byz(i) else {
+                    return false;
+                };
                 let tc = b.timeouts.add(t.clone(), &vals).cert;
                 if let Some(tc) = tc {
                     self.byz_on_tc(i, tc);
@@ -226,6 +253,7 @@ impl Sim {
             return;
         }
         let (equivocate, bad_sigs, stale) = (b.equivocate, b.bad_signatures, b.stale_and_future);
+        let race = b.race_tcs;
         if let Message::Timeout(t) = &m {
             // Count our own timeouts towards the TCs we fork on.
             let vals = self.committee.validators.clone();
@@ -240,6 +268,7 @@ impl Sim {
         }
         match &m {
             Message::Proposal(p) if equivocate => self.byz_equivocate(i, p),
+            Message::Timeout(_) if race => {}
             Message::Timeout(t) if self.byz_reveal_in_timeout(i, t) => {}
             _ => self.broadcast(i, Packet::Msg(m.clone()), false),
         }

@@ -30,7 +30,8 @@ impl Sim {
         let h = real.height.0;
         let lie = match self.rng.gen_range(0..4) {
             0 => h + 1,
-            1 => h - 1, // votes are for heights >= 1
+            // A made-up block's vote can be for height 0: lie upwards then.
+            1 => h.checked_sub(1).unwrap_or(h + 1),
             2 => h + 1_000,
             _ => u64::MAX,
         };
@@ -51,7 +52,7 @@ impl Sim {
             let round = if self.rng.gen_bool(0.5) {
                 real.round.next()
             } else {
-                Round(real.round.0 - 1)
+                Round(real.round.0.saturating_sub(1))
             };
             let v = Vote::sign(
                 &chain,
@@ -106,7 +107,7 @@ impl Sim {
         let h = &mut block.header;
         match self.rng.gen_range(0..6) {
             0 => h.height = Height(h.height.0 + 1),
-            1 => h.height = Height(h.height.0 - 1),
+            1 => h.height = Height(h.height.0.saturating_sub(1)),
             2 => {
                 // A QC for the parent's parent (or a made-up block), not the parent.
                 let grandparent = self.nodes[i]

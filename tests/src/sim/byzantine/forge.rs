@@ -83,7 +83,7 @@ impl Sim {
             2 | 3 => {
                 // Our own entry, validly signed, claiming `claim`.
                 let claim = if kind == 2 {
-                    Round(tc.round.0 - 1) // inflated: above every real QC
+                    Round(tc.round.0.saturating_sub(1)) // inflated: above every real QC
                 } else {
                     Round(max.0.checked_sub(1)?) // lowered below the carried QC
                 };

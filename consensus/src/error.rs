@@ -14,6 +14,16 @@ pub enum ConsensusError {
         /// The verification failure.
         source: VerifyError,
     },
+    /// A certificate this node formed from messages it had verified one by
+    /// one failed verification as a whole: a bug here, not the last sender's
+    /// fault (so it never counts against a peer).
+    #[error("{what} failed verification: {source}; this is a bug in the node, please report it")]
+    FormedInvalid {
+        /// Which certificate.
+        what: &'static str,
+        /// The verification failure.
+        source: VerifyError,
+    },
     /// The message is for a round too far beyond ours to buffer.
     #[error("round {round} is more than {max_ahead} rounds beyond our round {current}; dropped")]
     TooFarAhead {
@@ -74,6 +84,18 @@ pub enum ConsensusError {
         /// What differs.
         reason: &'static str,
     },
+}
+
+impl ConsensusError {
+    /// True if the message itself proves its sender misbehaved: a signature,
+    /// signer or certificate that does not verify. Every honest node reaches
+    /// the same verdict on the same bytes (the committee is fixed), so an
+    /// honest peer never relays such a message and the node may penalise
+    /// whoever sent it. Stale, early, out-of-turn or unplaceable messages
+    /// are not proof: an honest peer at another round may send them.
+    pub fn blames_sender(&self) -> bool {
+        matches!(self, ConsensusError::Invalid { .. })
+    }
 }
 
 /// Result with [`ConsensusError`].

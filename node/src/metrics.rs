@@ -56,6 +56,11 @@ pub struct Metrics {
     pub equivocations: Counter,
     /// Consensus inputs refused (bad signatures, stale or invalid messages).
     pub consensus_rejections: Counter,
+    /// Penalties given to peers, by misbehaviour (`malformed`, `oversized`,
+    /// `bad_signature`, `invalid`; see docs/NETWORK.md).
+    pub peer_penalties: Family<ReasonLabel, Counter>,
+    /// Peers disconnected and banned for misbehaviour.
+    pub peer_bans: Counter,
 }
 
 impl Metrics {
@@ -74,6 +79,8 @@ impl Metrics {
             peers: Gauge::default(),
             equivocations: Counter::default(),
             consensus_rejections: Counter::default(),
+            peer_penalties: Family::default(),
+            peer_bans: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("height", "Highest committed block height", m.height.clone());
@@ -118,6 +125,16 @@ impl Metrics {
             "consensus_rejections",
             "Consensus messages refused",
             m.consensus_rejections.clone(),
+        );
+        registry.register(
+            "peer_penalties",
+            "Penalties given to peers, by misbehaviour",
+            m.peer_penalties.clone(),
+        );
+        registry.register(
+            "peer_bans",
+            "Peers disconnected and banned for misbehaviour",
+            m.peer_bans.clone(),
         );
         Arc::new(Metrics { registry, ..m })
     }

@@ -5,7 +5,10 @@
 //! - [`nodesim`]: the seeded, deterministic simulation of the production node
 //!   (driver, mempool, block sync, RocksDB store) over a simulated network.
 //! - [`testnet`]: real `cairn` processes on 127.0.0.1, driven over JSON-RPC.
+//! - [`hostile`]: a libp2p peer that speaks the node's protocols but sends
+//!   whatever bytes a test wants (garbage, oversized, replayed, forged).
 
+pub mod hostile;
 pub mod nodesim;
 pub mod sim;
 pub mod testnet;

@@ -160,7 +160,7 @@ impl Consensus {
             // persisted: a certificate we form from bad parts is refused, not
             // advertised.
             if let Err(source) = tc.verify(&self.config.committee) {
-                out.push(Output::Rejected(ConsensusError::Invalid {
+                out.push(Output::Rejected(ConsensusError::FormedInvalid {
                     what: "timeout certificate we formed",
                     source,
                 }));
@@ -218,7 +218,7 @@ impl Consensus {
             // (planted bug d: not checked).
             Some(qc) => match self.verify_formed_qc(&qc) {
                 Ok(()) => self.process_qc(&qc, out),
-                Err(source) => out.push(Output::Rejected(ConsensusError::Invalid {
+                Err(source) => out.push(Output::Rejected(ConsensusError::FormedInvalid {
                     what: "QC we formed",
                     source,
                 })),

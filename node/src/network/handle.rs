@@ -84,6 +84,8 @@ pub(crate) struct Counters {
     pub(crate) gossip_dropped: AtomicU64,
     pub(crate) malformed: AtomicU64,
     pub(crate) penalties: AtomicU64,
+    /// Penalties by kind, indexed by [`Misbehaviour::index`].
+    pub(crate) penalties_by: [AtomicU64; 4],
     pub(crate) bans: AtomicU64,
     pub(crate) requests_refused: AtomicU64,
     pub(crate) publish_failed: AtomicU64,
@@ -107,12 +109,22 @@ pub struct NetworkStats {
     pub malformed: u64,
     /// Penalties applied to peers.
     pub penalties: u64,
+    /// Penalties by kind, indexed by [`Misbehaviour::index`] (see
+    /// [`NetworkStats::penalties_for`]).
+    pub penalties_by: [u64; 4],
     /// Peers banned.
     pub bans: u64,
     /// Inbound requests refused with `Busy` (event queue full).
     pub requests_refused: u64,
     /// Publishes that failed (no subscribed peers yet, queues full).
     pub publish_failed: u64,
+}
+
+impl NetworkStats {
+    /// Penalties given for `why`.
+    pub fn penalties_for(&self, why: Misbehaviour) -> u64 {
+        self.penalties_by[why.index()]
+    }
 }
 
 /// A cloneable handle to the network task.
@@ -247,6 +259,7 @@ impl NetworkHandle {
             gossip_dropped: get(&c.gossip_dropped),
             malformed: get(&c.malformed),
             penalties: get(&c.penalties),
+            penalties_by: std::array::from_fn(|i| get(&c.penalties_by[i])),
             bans: get(&c.bans),
             requests_refused: get(&c.requests_refused),
             publish_failed: get(&c.publish_failed),

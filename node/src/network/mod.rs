@@ -27,7 +27,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use codec::FrameError;
+pub use codec::{Codec, FrameError, WireRequest};
 pub use config::{NetworkConfig, BLOCK_OVERHEAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES};
 pub use error::{NetError, Result};
 pub use event::{GossipPayload, NetworkEvent, Responder, Validation};
@@ -39,6 +39,6 @@ pub use peers::Misbehaviour;
 pub use service::{socket_multiaddr, Network};
 pub use sim::{SimLink, SimPeers};
 pub use wire::{
-    consensus_topic, decode_consensus, decode_tx_batch, txs_topic, ErrorCode, PeerStatus, Request,
-    Response, SyncBatch, MAX_TX_BATCH, RR_PROTOCOL,
+    consensus_topic, decode_consensus, decode_tx_batch, encode_tx_batch, txs_topic, ErrorCode,
+    PeerStatus, Request, Response, SyncBatch, MAX_TX_BATCH, RR_PROTOCOL,
 };

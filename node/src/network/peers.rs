@@ -34,6 +34,29 @@ pub enum Misbehaviour {
 }
 
 impl Misbehaviour {
+    /// Every kind, in the order of [`Misbehaviour::index`].
+    pub const ALL: [Misbehaviour; 4] = [
+        Misbehaviour::Malformed,
+        Misbehaviour::Oversized,
+        Misbehaviour::BadSignature,
+        Misbehaviour::Invalid,
+    ];
+
+    /// Its position in [`Misbehaviour::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its name in metrics (`reason` label) and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Misbehaviour::Malformed => "malformed",
+            Misbehaviour::Oversized => "oversized",
+            Misbehaviour::BadSignature => "bad_signature",
+            Misbehaviour::Invalid => "invalid",
+        }
+    }
+
     /// Penalty points. The default ban threshold is 100: four malformed
     /// messages, two oversized frames or two bad signatures in quick succession.
     pub fn penalty(self) -> u32 {
@@ -317,6 +340,13 @@ mod tests {
         assert!(book.expire(t0 + Duration::from_secs(59)).is_empty());
         assert_eq!(book.expire(t0 + Duration::from_secs(60)), vec![p]);
         assert!(!book.is_banned(&p));
+    }
+
+    #[test]
+    fn every_misbehaviour_has_its_own_index() {
+        for (i, why) in Misbehaviour::ALL.into_iter().enumerate() {
+            assert_eq!(why.index(), i, "{why:?}");
+        }
     }
 
     #[test]

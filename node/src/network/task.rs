@@ -156,6 +156,7 @@ impl Task {
     pub(crate) fn penalise(&mut self, peer: PeerId, why: Misbehaviour) {
         let counters = &self.shared.counters;
         counters.penalties.fetch_add(1, Ordering::Relaxed);
+        counters.penalties_by[why.index()].fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         if self.book.penalise(peer, why, now) {
             counters.bans.fetch_add(1, Ordering::Relaxed);

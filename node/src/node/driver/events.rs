@@ -4,7 +4,7 @@
 use cairn_consensus::Input;
 use cairn_ledger::Height;
 
-use super::Driver;
+use super::{Driver, Verdict};
 use crate::mempool::{MempoolError, Origin};
 use crate::network::{
     ErrorCode, GossipPayload, Misbehaviour, NetworkEvent, PeerStatus, Request, Response, Validation,
@@ -21,18 +21,23 @@ impl Driver {
             } => {
                 // A paused core (syncing) gets it after the sync (bounded);
                 // unchecked meanwhile, so it is not forwarded.
-                let rejected = if self.sync.is_some() {
+                let verdict = if self.sync.is_some() {
                     self.hold(Input::Message(msg));
-                    true
+                    Verdict::Refused
                 } else {
                     self.feed(Input::Message(msg)).await
                 };
-                let verdict = if rejected {
-                    Validation::Ignore
-                } else {
-                    Validation::Accept
+                let outcome = match verdict {
+                    Verdict::Accepted => Validation::Accept,
+                    Verdict::Refused => Validation::Ignore,
+                    // An honest forwarder checks what it forwards: a message
+                    // that does not verify blames the peer that sent it.
+                    Verdict::Forged => {
+                        let _ = self.net.penalise(source, Misbehaviour::BadSignature).await;
+                        Validation::Reject
+                    }
                 };
-                let _ = self.net.report_validation(id, source, verdict).await;
+                let _ = self.net.report_validation(id, source, outcome).await;
             }
             NetworkEvent::Gossip {
                 source,
@@ -61,11 +66,11 @@ impl Driver {
                     let _ = net.report_validation(id, source, verdict).await;
                 });
             }
-            NetworkEvent::Direct { peer: _, message } => {
+            NetworkEvent::Direct { peer, message } => {
                 if self.sync.is_some() {
                     self.hold(Input::Message(message));
-                } else {
-                    self.feed(Input::Message(message)).await;
+                } else if self.feed(Input::Message(message)).await == Verdict::Forged {
+                    let _ = self.net.penalise(peer, Misbehaviour::BadSignature).await;
                 }
             }
             NetworkEvent::Request {

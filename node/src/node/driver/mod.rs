@@ -61,6 +61,34 @@ pub(crate) enum Job {
     },
 }
 
+/// What the core made of one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Taken (possibly a no-op: a duplicate or a stale message).
+    Accepted,
+    /// Refused without blame: too early, out of turn, unplaceable.
+    Refused,
+    /// Refused because it does not verify (a forged or corrupted signature
+    /// or certificate): whoever sent it misbehaved
+    /// ([`cairn_consensus::ConsensusError::blames_sender`]).
+    Forged,
+}
+
+impl Verdict {
+    fn of(outputs: &[cairn_consensus::Output]) -> Verdict {
+        let mut verdict = Verdict::Accepted;
+        for o in outputs {
+            if let cairn_consensus::Output::Rejected(e) = o {
+                if e.blames_sender() {
+                    return Verdict::Forged;
+                }
+                verdict = Verdict::Refused;
+            }
+        }
+        verdict
+    }
+}
+
 /// Why the driver stopped the node. The crash policy, in one place: a
 /// storage write the node cannot make (safety data, a block it votes for, a
 /// commit, a synced block) stops consensus at once -- nothing that depends
@@ -154,6 +182,8 @@ pub struct Driver {
     own_inputs: VecDeque<Input>,
     /// Mempool rejection counts already exported, by reason.
     rejections_exported: std::collections::HashMap<&'static str, u64>,
+    /// Network counters already exported (peer penalties and bans).
+    net_exported: crate::network::NetworkStats,
     /// Set by the first storage failure: the driver stops (see [`DriverError`]).
     fatal: Option<DriverError>,
 }
@@ -218,6 +248,7 @@ impl Driver {
             txs_available: None,
             own_inputs: VecDeque::new(),
             rejections_exported: std::collections::HashMap::new(),
+            net_exported: crate::network::NetworkStats::default(),
             fatal: None,
         };
         d.feed(Input::Start).await;
@@ -260,8 +291,9 @@ impl Driver {
 
     /// Hands `input` to the core and carries out every output; inputs the
     /// outputs address to ourselves are queued for the next loop turns.
-    /// Returns true if the core refused the input.
-    pub(crate) async fn feed(&mut self, input: Input) -> bool {
+    /// Says whether the core took the input, refused it, or refused it as
+    /// proof that its sender misbehaved.
+    pub(crate) async fn feed(&mut self, input: Input) -> Verdict {
         if tracing::enabled!(tracing::Level::TRACE) {
             tracing::trace!(?input, round = %self.core.round(), "input");
         } else if tracing::enabled!(tracing::Level::DEBUG) {
@@ -275,12 +307,10 @@ impl Driver {
             tracing::debug!(%kind, round = %self.core.round(), "input");
         }
         if self.fatal.is_some() {
-            return true; // stopping: the core gets nothing more
+            return Verdict::Refused; // stopping: the core gets nothing more
         }
         let outputs = self.core.handle(input);
-        let rejected = outputs
-            .iter()
-            .any(|o| matches!(o, cairn_consensus::Output::Rejected(_)));
+        let verdict = Verdict::of(&outputs);
         for out in outputs {
             if let Some(next) = self.carry_out(out).await {
                 self.own_inputs.push_back(next);
@@ -291,7 +321,7 @@ impl Driver {
             }
         }
         self.publish_status();
-        rejected
+        verdict
     }
 
     async fn on_job(&mut self, job: Job) {
@@ -342,6 +372,7 @@ impl Driver {
         self.metrics
             .peers
             .set(self.net.connected_peers().len() as i64);
+        self.export_network_stats();
         self.publish_status();
         // Transactions can also leave by expiry or sync.
         if self.sync.is_none() {
@@ -350,6 +381,30 @@ impl Driver {
             }
         }
         self.probe_peer();
+    }
+
+    /// Adds the network's new peer penalties and bans to the metrics.
+    fn export_network_stats(&mut self) {
+        let now = self.net.stats();
+        let seen = &self.net_exported;
+        for why in crate::network::Misbehaviour::ALL {
+            let delta = now
+                .penalties_for(why)
+                .saturating_sub(seen.penalties_for(why));
+            if delta > 0 {
+                let label = crate::metrics::ReasonLabel {
+                    reason: why.as_str().to_string(),
+                };
+                self.metrics
+                    .peer_penalties
+                    .get_or_create(&label)
+                    .inc_by(delta);
+            }
+        }
+        self.metrics
+            .peer_bans
+            .inc_by(now.bans.saturating_sub(seen.bans));
+        self.net_exported = now;
     }
 
     /// Keeps a peer's message for the paused core, dropping the oldest

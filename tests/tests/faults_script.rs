@@ -125,6 +125,23 @@ fn transfer(s: &Script, net: &Net, from: usize, via: usize) -> u64 {
         .unwrap_or_else(|| panic!("no height in {v}"))
 }
 
+/// After a fault ends: how long until node `lagging` holds every block
+/// with transactions. On an idle chain a node a few blocks behind stays
+/// there until the next proposal (`node/src/node/driver/catchup.rs`: a lag
+/// under 8 blocks is not worth pausing consensus for a block sync), so a
+/// transfer through node `via` moves the chain; the lagging node must then
+/// reach its height.
+fn catch_up(s: &Script, net: &Net, lagging: usize, via: usize, from: usize) -> (Duration, u64) {
+    let start = Instant::now();
+    let top = transfer(s, net, from, via);
+    wait_until(
+        &format!("node {lagging} reaches the transfer at {top} after the fault ends"),
+        Duration::from_secs(120),
+        || net.height(lagging).is_some_and(|h| h >= top),
+    );
+    (start.elapsed(), top)
+}
+
 /// Submits a transfer without waiting for it.
 fn submit(s: &Script, net: &Net, from: usize, via: usize) {
     s.cairn(
@@ -210,8 +227,9 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
         assert_eq!(row[5], "3", "peers in {row:?}");
         assert_eq!(row[8], "-", "no fault yet: {row:?}");
     }
-    let mut account = 1..net.keys.len();
-    let mut next = || account.next().expect("enough funded accounts");
+    // Each transfer commits before its account is used again.
+    let mut account = (1..net.keys.len()).cycle();
+    let mut next = || account.next().unwrap();
 
     // isolate 3: the other three (a quorum) commit, node 3 sees no peer and stops.
     s.run(&["isolate", "3"], MIN).ok("isolate 3");
@@ -234,13 +252,9 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
     assert_eq!(net.height(3), Some(h3), "isolated node 3 committed");
     s.run(&["heal"], MIN).ok("heal");
     assert_eq!(faults_of(&s, 3), "-");
-    let caught = wait_until(
-        "node 3 catches up after heal",
-        Duration::from_secs(120),
-        || net.height(3).is_some_and(|h| h >= top),
-    );
+    let (caught, at) = catch_up(&s, &net, 3, 0, next());
     eprintln!(
-        "isolate 3: peers gone after {gone:?}; others went {h3} -> {top}; node 3 caught up {caught:?} after heal"
+        "isolate 3: peers gone after {gone:?}; others went {h3} -> {top} meanwhile; after heal node 3 held the next transfer's block {at} {caught:?} after the heal"
     );
 
     // partition 0,1 2,3: no group has a quorum; nothing commits until the heal.
@@ -266,19 +280,20 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
         during.iter().all(|h| *h <= tip),
         "a block was committed during a 2|2 partition: heights {before:?} -> {during:?}"
     );
-    s.run(&["heal"], MIN).ok("heal");
     let healed = Instant::now();
-    let resumed = wait_until(
+    s.run(&["heal"], MIN).ok("heal");
+    wait_until(
         "commits resume on every node after the partition heals",
         Duration::from_secs(120),
         || (0..4).all(|i| net.height(i).is_some_and(|h| h > tip)),
     );
+    let resumed = healed.elapsed();
     let top = transfer(&s, &net, next(), 3);
     wait_until("every node at the post-heal transfer", MIN, || {
         (0..4).all(|i| net.height(i).is_some_and(|h| h >= top))
     });
     eprintln!(
-        "partition 0,1|2,3: heights {before:?} -> {during:?} during 12 s; commits resumed {resumed:?} after heal; all at {top} after {:?}",
+        "partition 0,1|2,3: heights {before:?} -> {during:?} during 12 s; commits resumed {:?} after heal began; all at {top} after {:?}",
         healed.elapsed()
     );
     let audit = s.run(&["audit"], Duration::from_secs(180));
@@ -292,7 +307,7 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
     // loss 2 100: as good as isolation.
     s.run(&["loss", "2", "100"], MIN).ok("loss 2 100");
     assert_eq!(faults_of(&s, 2), "loss=100%");
-    wait_until(
+    let gone = wait_until(
         "node 2 with 100% loss has no peers",
         Duration::from_secs(90),
         || net.peers(2) == Some(0),
@@ -305,11 +320,8 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
         "node 2 committed through 100% loss"
     );
     s.run(&["heal"], MIN).ok("heal");
-    wait_until(
-        "node 2 catches up after the loss heals",
-        Duration::from_secs(120),
-        || net.height(2).is_some_and(|h| h >= top),
-    );
+    let (caught, at) = catch_up(&s, &net, 2, 1, next());
+    eprintln!("loss 2 100%: peers gone after {gone:?}; node 2 stayed at {h2} while the others reached {top}; after heal it held the next transfer's block {at} {caught:?} after the heal");
 
     // loss 1 20 and throttle 2 1mbit: the chain still commits, through both.
     s.run(&["loss", "1", "20"], MIN).ok("loss 1 20");
@@ -333,6 +345,32 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
     };
     let veth = format!("cn{id}v2");
     let (up0, down0) = (sent(Some(&ns(2)), "eth0"), sent(None, &veth));
+    // `load` reaches every node at its namespace address; every transfer
+    // commits through a lossy and a slow link.
+    let load = s.run(
+        &[
+            "load",
+            "--rate",
+            "100",
+            "--duration",
+            "3",
+            "--drain-secs",
+            "90",
+            "--json",
+        ],
+        Duration::from_secs(180),
+    );
+    load.ok("load under loss 1 20 and throttle 2 1mbit");
+    let report: Value = serde_json::from_str(&load.stdout).expect("cairn bench --json");
+    assert_eq!(report["nodes"], 4, "{report}");
+    assert_eq!(
+        report["committed"], 300,
+        "every transfer committed: {report}"
+    );
+    eprintln!(
+        "load 100 tx/s for 3 s under loss 1 20% and throttle 2 1mbit: committed {}, p50 {} ms, p99 {} ms",
+        report["committed"], report["latencyMs"]["p50"], report["latencyMs"]["p99"]
+    );
     let top = transfer(&s, &net, next(), 2);
     wait_until(
         "every node commits with a lossy and a slow link",
@@ -364,11 +402,13 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
     assert!(net.status(1).is_none(), "a paused node answered its RPC");
     let top = transfer(&s, &net, next(), 0);
     s.run(&["resume", "1"], MIN).ok("resume 1");
-    wait_until(
-        "node 1 answers and catches up after resume",
-        Duration::from_secs(120),
-        || net.height(1).is_some_and(|h| h >= top),
+    assert!(
+        net.height(1).is_some(),
+        "node 1 does not answer after resume"
     );
+    let (caught, at) = catch_up(&s, &net, 1, 2, next());
+    assert!(at > top);
+    eprintln!("pause 1: the others committed {top} meanwhile; after resume node 1 held the next transfer's block {at} {caught:?} after resume");
     assert_eq!(faults_of(&s, 1), "-");
 
     // skew 3 600: node 3's proposals carry its clock, ten minutes ahead; the
@@ -412,13 +452,15 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
             "block {height}'s timestamp {t} is below its parent's {ts_prev}"
         );
         ts_prev = t;
-        honest_after.push((
-            (t as i64 - now_ms() as i64) / 1000,
-            b["header"]["proposer"].clone(),
+        let proposer = b["header"]["proposer"].as_str().unwrap();
+        let node = net.validators.iter().position(|v| v == proposer).unwrap();
+        honest_after.push(format!(
+            "{height}: node {node}, {} s ahead",
+            (t as i64 - now_ms() as i64) / 1000
         ));
     }
     eprintln!(
-        "skew 3 +600 s: node 3's block {hs} is {ahead_s} s ahead of the host; the blocks after it, to {later}, are (s ahead, proposer): {honest_after:?}"
+        "skew 3 +600 s: node 3's block {hs} is {ahead_s} s ahead of the host; the blocks after it: {honest_after:?}"
     );
     s.run(&["heal"], Duration::from_secs(180)).ok("heal");
     assert_eq!(faults_of(&s, 3), "-");

@@ -293,7 +293,7 @@ fn faults_script_isolate_partition_loss_throttle_pause_skew_heal_down() {
         (0..4).all(|i| net.height(i).is_some_and(|h| h >= top))
     });
     eprintln!(
-        "partition 0,1|2,3: heights {before:?} -> {during:?} during 12 s; commits resumed {:?} after heal began; all at {top} after {:?}",
+        "partition 0,1|2,3: heights {before:?} -> {during:?} during 12 s; commits resumed {resumed:?} after heal began; all at {top} after {:?}",
         healed.elapsed()
     );
     let audit = s.run(&["audit"], Duration::from_secs(180));

@@ -47,9 +47,9 @@ usage: $ME <command> [args]
   stop I           SIGTERM node I and wait for a clean exit
   restart I        stop node I if running, start it, wait until it catches up
   start I          start a stopped node I
-  load [ARGS]      run \`cairn bench\` against every running node with a funded key
-                   (default --rate 1000 --duration 10; ARGS go to cairn bench,
-                   see \`cairn bench --help\`)
+  load [ARGS]      run \`cairn bench\` against every running node not paused or cut
+                   off, with a funded key (default --rate 1000 --duration 10;
+                   ARGS go to cairn bench, see \`cairn bench --help\`)
   audit            audit every node's chain up to a common height (\`cairn audit\`:
                    over RPC for running nodes, from the data directory for stopped
                    ones) and check that all agree on the tip hash and state root
@@ -520,9 +520,18 @@ cmd_restart() {
 cmd_load() {
   load_manifest
   find_bin
-  local urls="" i rate=1 dur=1 key=1 rpcs=1 a
-  for i in $(running_nodes); do urls="${urls:+$urls,}${RPCS[$i]}"; done
-  [ -n "$urls" ] || die "no node is running; start the testnet with \`$ME up\`"
+  local urls="" i rate=1 dur=1 key=1 rpcs=1 a skipped=()
+  # A paused node would not answer, and cairn bench waits for every node
+  # it submits to to commit the funding block, which a cut-off node never does.
+  for i in $(running_nodes); do
+    if fault_has pause "$i" || fault_has isolate "$i" || [ "$(fault_arg loss "$i")" = 100 ]; then
+      skipped+=("$i")
+      continue
+    fi
+    urls="${urls:+$urls,}${RPCS[$i]}"
+  done
+  [ -n "$urls" ] || die "no node is running and reachable; start the testnet with \`$ME up\` (or \`$ME heal\`)"
+  [ ${#skipped[@]} -eq 0 ] || echo "load: not submitting to node(s) ${skipped[*]} (paused or cut off; see \`$ME status\`)" >&2
   for a in "$@"; do
     case "$a" in
       --rate|--rate=*) rate=0 ;;

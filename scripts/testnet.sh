@@ -53,7 +53,8 @@ usage: $ME <command> [args]
   audit            audit every node's chain up to a common height (\`cairn audit\`:
                    over RPC for running nodes, from the data directory for stopped
                    ones) and check that all agree on the tip hash and state root
-  down             stop every node (data kept; \`up\` resumes it)
+  down             stop every node (data kept; \`up\` resumes it); end every fault
+                   and remove the network namespaces
   reset            down, then delete the testnet directory
 
 faults (network ones need root: each node in its own network namespace):

@@ -140,7 +140,7 @@ load_manifest() {
 }
 
 check_node() {
-  [[ "${1:-}" =~ ^[0-9]+$ ]] || die "expected a node number, got '${1:-}' (nodes are 0..$((N - 1)))"
+  [[ "${1:-}" =~ ^(0|[1-9][0-9]*)$ ]] || die "expected a node number, got '${1:-}' (nodes are 0..$((N - 1)))"
   [ "$1" -lt "$N" ] || die "no node $1: this testnet has nodes 0..$((N - 1))"
 }
 

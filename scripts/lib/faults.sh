@@ -164,22 +164,26 @@ cmd_partition() {
   [ $# -ge 2 ] || die "usage: $ME partition GROUP GROUP... (e.g. partition 0,1 2,3: nodes 0 and 1 reach each other, 2 and 3 each other, and no more)"
   need_netns partition
   need_nft
-  local g j seen=","
+  local g j seen="," line="partition" group
   for g in "$@"; do
     [[ "$g" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "partition: '$g' is not a group (node numbers separated by commas, e.g. 0,1)"
+    group=""
     for j in ${g//,/ }; do
       check_node "$j"
+      j=$((10#$j))
       case "$seen" in *",$j,"*) die "partition: node $j is in two groups" ;; esac
       seen="$seen$j,"
+      group="${group:+$group,}$j"
     done
+    line="$line $group"
   done
   for ((j = 0; j < N; j++)); do
     case "$seen" in *",$j,"*) ;; *) die "partition: node $j is in no group; name every node (a node alone is a group of one, e.g. partition 0,1 2 3)" ;; esac
   done
   fault_drop partition
-  echo "partition $*" >>"$FAULTS"
+  echo "$line" >>"$FAULTS"
   nft_apply_all
-  say "partitioned: $* (each group reaches only itself; \`$ME heal\` undoes it)"
+  say "partitioned: ${line#partition } (each group reaches only itself; \`$ME heal\` undoes it)"
 }
 
 cmd_isolate() {

@@ -2,7 +2,9 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build Cairn:
 # libclang (RocksDB's bindings are generated with bindgen; see
 # lib/build-tools.sh), a C++ compiler, Rust, and the rustfmt/clippy
-# components. Safe to run again; does nothing when everything is present.
+# components; and what the fault commands of scripts/testnet.sh (and their
+# test) use: iproute2 (ip, tc), nftables and libfaketime (docs/FAULTS.md).
+# Safe to run again; does nothing when everything is present.
 set -euo pipefail
 # shellcheck source=lib/build-tools.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/build-tools.sh"
@@ -11,6 +13,9 @@ need=()
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 cairn_find_libclang >/dev/null || need+=(libclang-dev)
+{ command -v ip && command -v tc; } >/dev/null 2>&1 || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+compgen -G '/usr/lib/*/faketime/libfaketimeMT.so.1' >/dev/null || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   SUDO=""

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# A local multi-validator Cairn testnet on 127.0.0.1: start it, look at it,
-# break it, load it, audit it. Run `scripts/testnet.sh help` for the commands.
+# A local multi-validator Cairn testnet: start it, look at it, break it, load
+# it, audit it. Run `scripts/testnet.sh help` for the commands.
+#
+# As root, each validator runs in its own network namespace on a bridge, and
+# the network between them can be broken for real: partitions, isolation,
+# packet loss, slow links (nftables, tc); without root every node runs on
+# 127.0.0.1. Either way nodes can be killed, paused and run with a skewed
+# clock (libfaketime). docs/FAULTS.md describes the layout and each fault.
 #
 # Environment:
 #   CAIRN_TESTNET_DIR        where the testnet lives (default ~/.cairn/testnet)
 #   CAIRN_TESTNET_BASE_PORT  first port of `up` (default 26600; node i uses
 #                            base+2i for peers and base+2i+1 for RPC; 0 = free ports)
 #   CAIRN_TESTNET_ROUND_TIMEOUT_MS  round timeout written to the genesis
+#   CAIRN_TESTNET_NETNS      auto (default: one namespace per node when root),
+#                            1 (required) or 0 (127.0.0.1); fixed at creation
 #   CAIRN_BIN                the cairn binary to run (default: build it)
 #   CAIRN_PROFILE            dev (default) or release, when building
 #   CARGO_TARGET_DIR         build directory (default ~/.cache/cairn/target)
 #
 # Needs bash, curl (installed with apt-get if missing) and coreutils; no jq
-# or python. JSON is read with sed: the node's replies and `cairn` output
+# or python. The faults need iproute2 and nftables (root) and libfaketime
+# (skew), installed the same way when missing. JSON is read with sed: the node's replies and `cairn` output
 # are machine-written.
 set -euo pipefail
 
@@ -31,20 +40,35 @@ usage: $ME <command> [args]
 
   up [N]           create (if needed) and start an N-validator testnet (default 4),
                    wait until it commits, print RPC URLs and funded key files
-  status           per node: pid, state, height, round, peers, mempool
+  status           per node: pid, state, height, round, peers, mempool, RPC,
+                   faults in force; then the partition, if any
   logs I [-f]      the last 100 lines of node I's log (-f: follow)
   kill I           SIGKILL node I (a crash)
   stop I           SIGTERM node I and wait for a clean exit
   restart I        stop node I if running, start it, wait until it catches up
   start I          start a stopped node I
-  load [ARGS]      run \`cairn bench\` against every running node with a funded key
-                   (default --rate 1000 --duration 10; ARGS go to cairn bench,
-                   see \`cairn bench --help\`)
+  load [ARGS]      run \`cairn bench\` against every running node not paused or cut
+                   off, with a funded key (default --rate 1000 --duration 10;
+                   ARGS go to cairn bench, see \`cairn bench --help\`)
   audit            audit every node's chain up to a common height (\`cairn audit\`:
                    over RPC for running nodes, from the data directory for stopped
                    ones) and check that all agree on the tip hash and state root
-  down             stop every node (data kept; \`up\` resumes it)
+  down             stop every node (data kept; \`up\` resumes it); end every fault
+                   and remove the network namespaces
   reset            down, then delete the testnet directory
+
+faults (network ones need root: each node in its own network namespace):
+  partition G G..  split the nodes into groups, e.g. partition 0,1 2,3; each
+                   group reaches only itself (nftables drops the rest)
+  isolate I        node I reaches no other node
+  loss I PCT       node I's link drops PCT% of packets each way (0 ends it)
+  throttle I RATE  node I's link is limited to RATE each way (tc tbf; e.g.
+                   1mbit, 256kbit; off ends it)
+  pause I          SIGSTOP node I;  resume I: SIGCONT it
+  skew I SECONDS   restart node I with its wall clock SECONDS off (libfaketime;
+                   negative = behind; 0 ends it); kept across restart
+  heal             undo every fault above (down undoes them too)
+  The host's RPC traffic to every node is never cut: it is the operator's view.
 
 testnet directory: $DIR (set CAIRN_TESTNET_DIR to change)
 EOF
@@ -57,6 +81,10 @@ say() { echo "$*"; }
 
 # shellcheck source=lib/build-tools.sh
 . "$ROOT/scripts/lib/build-tools.sh"
+# shellcheck source=lib/netns.sh
+. "$ROOT/scripts/lib/netns.sh"
+# shellcheck source=lib/faults.sh
+. "$ROOT/scripts/lib/faults.sh"
 
 # Sets BIN. With "build", runs cargo (a no-op when up to date); otherwise
 # reuses the binary the testnet was started with, building only if none exists.
@@ -108,10 +136,11 @@ load_manifest() {
   mapfile -t ADDRS < <(manifest address)
   N=${#HOMES[@]}
   { [ "$N" -gt 0 ] && [ "${#RPCS[@]}" -eq "$N" ]; } || die "$DIR/testnet.json is not a testnet summary written by \`cairn testnet\`"
+  if netns_layout; then load_netns; fi
 }
 
 check_node() {
-  [[ "${1:-}" =~ ^[0-9]+$ ]] || die "expected a node number, got '${1:-}' (nodes are 0..$((N - 1)))"
+  [[ "${1:-}" =~ ^(0|[1-9][0-9]*)$ ]] || die "expected a node number, got '${1:-}' (nodes are 0..$((N - 1)))"
   [ "$1" -lt "$N" ] || die "no node $1: this testnet has nodes 0..$((N - 1))"
 }
 
@@ -144,16 +173,20 @@ running_nodes() {
 
 # --- JSON-RPC with curl -----------------------------------------------------
 
-# curl talks to the nodes; installed like scripts/setup.sh installs the build tools.
-need_curl() {
-  command -v curl >/dev/null 2>&1 && return 0
-  command -v apt-get >/dev/null 2>&1 || die "curl is required; install it with your package manager"
-  echo "installing curl"
+# need_pkg COMMAND PACKAGE WHY: installs PACKAGE with apt-get unless COMMAND
+# exists, as scripts/setup.sh installs the build tools.
+need_pkg() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || die "$1 is required ($3); install $2 with your package manager"
+  echo "installing $2 ($3)"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
-  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq curl >/dev/null; } \
-    || die "installing curl failed; install it (apt-get install curl) and run this again"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null; } \
+    || die "installing $2 failed; install it (apt-get install $2) and run this again"
 }
+
+# curl talks to the nodes.
+need_curl() { need_pkg curl curl "it talks to the nodes"; }
 
 # rpc URL METHOD [PARAMS-JSON]: prints the raw response on one line.
 rpc() {
@@ -188,11 +221,24 @@ last_tx_height_of() {
 
 # --- starting and stopping --------------------------------------------------
 
+# Starts node I: in its namespace in the namespaced layout, under its skewed
+# clock if it has one. `ip netns exec` and `env` exec, so $! is the node.
 start_node() {
-  local i="$1" pid
+  local i="$1" pid skew
+  local -a pre=()
   if pid="$(node_pid "$i")"; then die "node $i is already running (pid $pid)"; fi
-  echo "--- started $(date -u +%FT%TZ) ---" >>"$(logfile "$i")"
-  nohup "$BIN" start --home "${HOMES[$i]}" </dev/null >>"$(logfile "$i")" 2>&1 &
+  if netns_layout; then
+    netns_check "$i"
+    pre=(ip netns exec "$(ns_name "$i")")
+  fi
+  fault_drop pause "$i"
+  skew="$(fault_arg skew "$i")"
+  if [ -n "$skew" ]; then
+    need_libfaketime
+    mapfile -t -O "${#pre[@]}" pre < <(skew_env "$i")
+  fi
+  echo "--- started $(date -u +%FT%TZ)${skew:+ with the clock $(signed "$skew") s off} ---" >>"$(logfile "$i")"
+  nohup "${pre[@]}" "$BIN" start --home "${HOMES[$i]}" </dev/null >>"$(logfile "$i")" 2>&1 &
   echo $! >"$(pidfile "$i")"
 }
 
@@ -211,18 +257,21 @@ kill_node() {
   kill -KILL "$pid" 2>/dev/null || true
   wait_gone "$pid" 10 || die "node $i (pid $pid) survived SIGKILL"
   rm -f "$(pidfile "$i")"
+  fault_drop pause "$i"
 }
 
 stop_node() {
   local i="$1" pid
   pid="$(node_pid "$i")" || { rm -f "$(pidfile "$i")"; return 1; }
   kill -TERM "$pid" 2>/dev/null || true
+  kill -CONT "$pid" 2>/dev/null || true # a paused node handles SIGTERM once continued
   if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
     echo "node $i (pid $pid) did not exit within ${STOP_TIMEOUT}s of SIGTERM; sending SIGKILL" >&2
     kill -KILL "$pid" 2>/dev/null || true
     wait_gone "$pid" 10 || die "node $i (pid $pid) survived SIGKILL"
   fi
   rm -f "$(pidfile "$i")"
+  fault_drop pause "$i"
 }
 
 log_tail() {
@@ -301,6 +350,9 @@ cmd_up() {
     [ -z "$running" ] || die "a testnet is already running in $DIR (nodes: ${running% }); see \`$ME status\`, stop it with \`$ME down\` (keeps data) or \`$ME reset\` (deletes it), or run a second one with another CAIRN_TESTNET_DIR and a CAIRN_TESTNET_BASE_PORT clear of this one's ports (the default, 26600, may be the one it uses; 0 = free ports)"
     [ -z "$want" ] || [ "$want" -eq "$N" ] \
       || die "$DIR holds a $N-validator testnet; \`$ME up $N\` resumes it, \`$ME reset\` deletes it, or set CAIRN_TESTNET_DIR for another"
+    if netns_layout; then
+      is_root || die "this testnet was created as root with one network namespace per validator (its nodes listen on $SUBNET.x); resume it as root, or \`$ME reset\` and create a 127.0.0.1 testnet without root"
+    fi
     find_bin build
     say "resuming the $N-validator testnet in $DIR"
   else
@@ -309,14 +361,27 @@ cmd_up() {
     fi
     find_bin build
     mkdir -p "$(dirname "$DIR")"
-    local args=(testnet --validators "${want:-4}" --out "$DIR" --base-port "$BASE_PORT")
+    local args=(testnet --validators "${want:-4}" --out "$DIR" --base-port "$BASE_PORT") netns=0
     [ -z "${CAIRN_TESTNET_ROUND_TIMEOUT_MS:-}" ] || args+=(--round-timeout-ms "$CAIRN_TESTNET_ROUND_TIMEOUT_MS")
+    if want_netns; then
+      netns=1
+      need_pkg ip iproute2 "the namespaced layout is made with ip"
+      netns_plan "${want:-4}"
+      args+=(--listen-ips "$NETNS_IPS")
+    fi
     "$BIN" "${args[@]}" >/dev/null || die "\`cairn ${args[*]}\` failed (see above)"
+    [ "$netns" -eq 0 ] || write_netns_conf
     load_manifest
   fi
   echo "$BIN" >"$DIR/.cairn-bin"
+  # A fresh network has no faults; a skew does not outlive down either.
+  rm -f "$FAULTS"
   # On any failure from here on, stop what we started.
-  trap 'echo "$ME: up failed; stopping the nodes it started" >&2; for ((j = 0; j < N; j++)); do kill_node "$j" 2>/dev/null || true; done' EXIT
+  trap 'echo "$ME: up failed; stopping the nodes it started" >&2; for ((j = 0; j < N; j++)); do kill_node "$j" 2>/dev/null || true; done; netns_clean' EXIT
+  if netns_layout; then
+    netns_up
+    netns_describe
+  fi
   local i
   for ((i = 0; i < N; i++)); do start_node "$i"; done
   for ((i = 0; i < N; i++)); do wait_health "$i"; done
@@ -360,10 +425,12 @@ cmd_status() {
   need_curl
   load_manifest
   local i pid state resp h r p m
-  printf '%-5s %-8s %-8s %8s %8s %6s %8s  %s\n' node pid state height round peers mempool rpc
+  printf '%-5s %-8s %-8s %8s %8s %6s %8s  %-26s %s\n' node pid state height round peers mempool rpc faults
   for ((i = 0; i < N; i++)); do
     h=- r=- p=- m=-
-    if pid="$(node_pid "$i")"; then
+    if pid="$(node_pid "$i")" && is_stopped "$pid"; then
+      state=paused # would not answer: not asked
+    elif [ -n "$pid" ]; then
       state=running
       resp="$(rpc "${RPCS[$i]}" cairn_status || true)"
       if [ -n "$(echo "$resp" | json_num committedHeight)" ]; then
@@ -379,8 +446,10 @@ cmd_status() {
       pid=-
       state=stopped
     fi
-    printf '%-5s %-8s %-8s %8s %8s %6s %8s  %s\n' "$i" "$pid" "$state" "$h" "$r" "$p" "$m" "${RPCS[$i]}"
+    printf '%-5s %-8s %-8s %8s %8s %6s %8s  %-26s %s\n' "$i" "$pid" "$state" "$h" "$r" "$p" "$m" "${RPCS[$i]}" "$(faults_of "$i")"
   done
+  if netns_layout; then netns_describe; fi
+  faults_footer
 }
 
 cmd_logs() {
@@ -452,9 +521,18 @@ cmd_restart() {
 cmd_load() {
   load_manifest
   find_bin
-  local urls="" i rate=1 dur=1 key=1 rpcs=1 a
-  for i in $(running_nodes); do urls="${urls:+$urls,}${RPCS[$i]}"; done
-  [ -n "$urls" ] || die "no node is running; start the testnet with \`$ME up\`"
+  local urls="" i rate=1 dur=1 key=1 rpcs=1 a skipped=()
+  # A paused node would not answer, and cairn bench waits for every node
+  # it submits to to commit the funding block, which a cut-off node never does.
+  for i in $(running_nodes); do
+    if fault_has pause "$i" || fault_has isolate "$i" || [ "$(fault_arg loss "$i")" = 100 ]; then
+      skipped+=("$i")
+      continue
+    fi
+    urls="${urls:+$urls,}${RPCS[$i]}"
+  done
+  [ -n "$urls" ] || die "no node is running and reachable; start the testnet with \`$ME up\` (or \`$ME heal\`)"
+  [ ${#skipped[@]} -eq 0 ] || echo "load: not submitting to node(s) ${skipped[*]} (paused or cut off; see \`$ME status\`)" >&2
   for a in "$@"; do
     case "$a" in
       --rate|--rate=*) rate=0 ;;
@@ -531,20 +609,36 @@ cmd_audit() {
   say "all $N nodes agree at height $top: tip $tip, state root $root"
 }
 
+# Stops every node, then removes the network (namespaces, veths, bridge, and
+# with them every nftables rule and qdisc) by name prefix, whatever the state
+# file says, and forgets every fault.
 cmd_down() {
   [ $# -eq 0 ] || die "usage: $ME down"
-  [ -f "$DIR/testnet.json" ] || { say "no testnet in $DIR; nothing to stop"; return 0; }
+  if [ ! -f "$DIR/testnet.json" ]; then
+    netns_clean_all
+    say "no testnet in $DIR; nothing to stop"
+    return 0
+  fi
   load_manifest
-  local i pids=() n=0
+  if netns_layout && ! is_root; then
+    die "down needs root: this testnet's nodes run in network namespaces created as root, which only root can signal and remove"
+  fi
+  local i pid pids=() n=0
   for i in $(running_nodes); do
-    kill -TERM "$(node_pid "$i")" 2>/dev/null || true
+    pid="$(node_pid "$i")"
+    kill -TERM "$pid" 2>/dev/null || true
+    kill -CONT "$pid" 2>/dev/null || true
     pids+=("$i")
   done
   for i in "${pids[@]}"; do
     stop_node "$i" 2>/dev/null || true
     n=$((n + 1))
   done
-  say "stopped $n node(s); data kept in $DIR (\`$ME up\` resumes, \`$ME reset\` deletes)"
+  netns_clean_all
+  rm -f "$FAULTS"
+  local net=""
+  netns_layout && net="; network namespaces, bridge, rules and qdiscs removed"
+  say "stopped $n node(s)$net; data kept in $DIR (\`$ME up\` resumes, \`$ME reset\` deletes)"
 }
 
 cmd_reset() {
@@ -571,6 +665,14 @@ case "$CMD" in
   audit) cmd_audit "$@" ;;
   down) cmd_down "$@" ;;
   reset) cmd_reset "$@" ;;
+  partition) cmd_partition "$@" ;;
+  isolate) cmd_isolate "$@" ;;
+  loss) cmd_loss "$@" ;;
+  throttle) cmd_throttle "$@" ;;
+  pause) cmd_pause "$@" ;;
+  resume) cmd_resume "$@" ;;
+  skew) cmd_skew "$@" ;;
+  heal) cmd_heal "$@" ;;
   help|-h|--help) usage ;;
   "") usage >&2; exit 2 ;;
   *) echo "$ME: unknown command '$CMD'" >&2; usage >&2; exit 2 ;;

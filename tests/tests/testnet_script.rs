@@ -1,157 +1,23 @@
 //! `scripts/testnet.sh` end to end, as a user runs it: `up 4`, `status`,
 //! `load` (through `cairn bench`), `kill 2`, `restart 2`, `audit`, `down`,
 //! plus its refusals (a second `up`, a node that does not exist, an unknown
-//! command). The testnet lives in a temporary directory on free ports, runs
+//! command, a network fault on the 127.0.0.1 layout). The testnet lives in a temporary directory on free ports, runs
 //! the `cairn` binary this build made (`CAIRN_BIN`), and every node is
 //! stopped at the end even if a step fails. A step that times out is killed
 //! with its whole process group (bash, `cairn bench`/`cairn audit`, and any
 //! node that step started), so nothing outlives the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cairn_tests::testnet::cairn_bin;
+use cairn_tests::testnet::script::Script;
 use serde_json::Value;
-
-/// One run of the script.
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn ok(&self, what: &str) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "`testnet.sh {what}` failed\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
-
-/// The testnet directory; dropping it runs `down` and then SIGKILLs any node
-/// whose pid file is left, so no process outlives the test.
-struct Script {
-    dir: tempfile::TempDir,
-}
-
-impl Script {
-    fn new() -> Script {
-        Script {
-            dir: tempfile::Builder::new()
-                .prefix("cairn-testnet-sh-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn testnet_dir(&self) -> PathBuf {
-        self.dir.path().join("testnet")
-    }
-
-    /// Runs `scripts/testnet.sh ARGS` in its own process group, killing the
-    /// group after `timeout`.
-    fn run(&self, args: &[&str], timeout: Duration) -> Outcome {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/testnet.sh");
-        let out = self.dir.path().join("out.txt");
-        let err = self.dir.path().join("err.txt");
-        let mut child = Command::new("bash")
-            .arg(&script)
-            .args(args)
-            .env("CAIRN_TESTNET_DIR", self.testnet_dir())
-            .env("CAIRN_BIN", cairn_bin())
-            .env("CAIRN_TESTNET_BASE_PORT", "0")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .process_group(0)
-            .spawn()
-            .expect("running bash");
-        let deadline = Instant::now() + timeout;
-        let code = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status.code();
-            }
-            if Instant::now() > deadline {
-                // The group id is bash's pid (`process_group(0)`); bash has
-                // not been reaped yet, so the id cannot have been reused.
-                let group = format!("-{}", child.id());
-                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        Outcome {
-            code,
-            stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-            stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-        }
-    }
-
-    /// Pids of the nodes whose pid files exist, with their homes.
-    fn pids(&self) -> Vec<(PathBuf, String)> {
-        (0..4)
-            .map(|i| self.testnet_dir().join(format!("node{i}")))
-            .filter_map(|home| {
-                let pid = std::fs::read_to_string(home.join("node.pid")).ok()?;
-                Some((home, pid.trim().to_string()))
-            })
-            .collect()
-    }
-}
-
-/// Whether process `pid` is `cairn start --home HOME` (its pid file may be
-/// stale and the pid reused by an unrelated process).
-fn is_node(pid: &str, home: &Path) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let home = home.to_string_lossy();
-    args.first().is_some_and(|a| a.contains("cairn"))
-        && args.iter().any(|a| a == "start")
-        && args.iter().any(|a| *a == home)
-}
-
-impl Drop for Script {
-    fn drop(&mut self) {
-        let _ = self.run(&["down"], Duration::from_secs(60));
-        for (home, pid) in self.pids() {
-            if is_node(&pid, &home) {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            }
-        }
-        if std::thread::panicking() {
-            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-            eprintln!("testnet kept for inspection: {}", dir.keep().display());
-        }
-    }
-}
-
-fn status_rows(s: &Script) -> Vec<Vec<String>> {
-    let out = s.run(&["status"], Duration::from_secs(30));
-    out.ok("status");
-    out.stdout
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().map(String::from).collect())
-        .collect()
-}
 
 #[test]
 fn testnet_script_up_load_kill_restart_audit_down() {
-    let s = Script::new();
+    // The 127.0.0.1 layout, also when the test runs as root (CI):
+    // tests/tests/faults_script.rs covers the namespaced one.
+    let s = Script::new(&[("CAIRN_TESTNET_NETNS", "0")]);
     let min = Duration::from_secs(60);
 
     let up = s.run(&["up", "4"], Duration::from_secs(240));
@@ -177,7 +43,7 @@ fn testnet_script_up_load_kill_restart_audit_down() {
         &log[..log.len().min(400)]
     );
 
-    let rows = status_rows(&s);
+    let rows = s.status_rows();
     assert_eq!(rows.len(), 4, "one status row per node");
     for row in &rows {
         assert_eq!(row[2], "running", "status row {row:?}");
@@ -191,6 +57,15 @@ fn testnet_script_up_load_kill_restart_audit_down() {
     let bad = s.run(&["kill", "9"], min);
     assert_eq!(bad.code, Some(1));
     assert!(bad.stderr.contains("no node 9"), "{}", bad.stderr);
+    // Network faults need one namespace per node; on 127.0.0.1 they refuse
+    // and say why and what to do.
+    let cut = s.run(&["isolate", "1"], min);
+    assert_eq!(cut.code, Some(1), "isolate on 127.0.0.1 must refuse");
+    assert!(
+        cut.stderr.contains("needs the namespaced layout") && cut.stderr.contains("root"),
+        "{}",
+        cut.stderr
+    );
     let unknown = s.run(&["frobnicate"], min);
     assert_eq!(unknown.code, Some(2));
     assert!(unknown.stderr.contains("usage:"), "{}", unknown.stderr);
@@ -230,7 +105,7 @@ fn testnet_script_up_load_kill_restart_audit_down() {
     assert!(report["committedTps"].as_f64().unwrap() > 0.0, "{report}");
 
     s.run(&["kill", "2"], min).ok("kill 2");
-    let rows = status_rows(&s);
+    let rows = s.status_rows();
     assert_eq!(rows[2][2], "stopped", "node 2 after kill: {:?}", rows[2]);
     assert_eq!(rows[0][2], "running");
     let restart = s.run(&["restart", "2"], Duration::from_secs(120));
@@ -259,6 +134,6 @@ fn testnet_script_up_load_kill_restart_audit_down() {
     down.ok("down");
     assert!(down.stdout.contains("stopped 4 node(s)"), "{}", down.stdout);
     assert!(s.pids().is_empty(), "pid files left after down");
-    let rows = status_rows(&s);
+    let rows = s.status_rows();
     assert!(rows.iter().all(|r| r[2] == "stopped"), "{rows:?}");
 }

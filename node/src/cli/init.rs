@@ -1,6 +1,6 @@
 //! `cairn init`, `cairn testnet` and `cairn dev`: create node homes.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -49,6 +49,12 @@ pub struct TestnetArgs {
     /// Round timeout in milliseconds (written to the genesis).
     #[arg(long)]
     pub round_timeout_ms: Option<u64>,
+    /// One IP address per validator, comma-separated: node i listens for
+    /// peers and RPC on the i-th, and its peers dial it there (e.g. one
+    /// network namespace per node, as `scripts/testnet.sh` makes as root).
+    /// Default: every node on 127.0.0.1.
+    #[arg(long, value_delimiter = ',')]
+    pub listen_ips: Vec<IpAddr>,
 }
 
 /// Arguments of `cairn dev`.
@@ -128,6 +134,26 @@ fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
         .collect()
 }
 
+/// The listen IP of each of `n` nodes: `given` (one per node; nodes may
+/// share one, as they share 127.0.0.1 by default: their ports differ).
+fn listen_ips(given: &[IpAddr], n: usize) -> anyhow::Result<Vec<IpAddr>> {
+    if given.is_empty() {
+        return Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST); n]);
+    }
+    if given.len() != n {
+        bail!(
+            "--listen-ips names {} address(es) for {n} validators; give exactly one per validator",
+            given.len()
+        );
+    }
+    for (i, ip) in given.iter().enumerate() {
+        if ip.is_unspecified() || ip.is_multicast() {
+            bail!("--listen-ips: {ip} (node {i}) is not an address a peer can dial; give each node its own unicast address");
+        }
+    }
+    Ok(given.to_vec())
+}
+
 pub(crate) fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
     if args.validators == 0 || args.validators > 64 {
         bail!(
@@ -142,6 +168,7 @@ pub(crate) fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         );
     }
     let n = args.validators;
+    let ips = listen_ips(&args.listen_ips, n)?;
     let (mut genesis, vkeys, akeys) = cairn_genesis::testnet(
         chain_id(&args.chain_id)?,
         n,
@@ -164,8 +191,8 @@ pub(crate) fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         }
         (0..2 * n).map(|i| args.base_port + i as u16).collect()
     };
-    let p2p = |i: usize| SocketAddr::from(([127, 0, 0, 1], ports[2 * i]));
-    let rpc = |i: usize| SocketAddr::from(([127, 0, 0, 1], ports[2 * i + 1]));
+    let p2p = |i: usize| SocketAddr::new(ips[i], ports[2 * i]);
+    let rpc = |i: usize| SocketAddr::new(ips[i], ports[2 * i + 1]);
     let mut nodes = Vec::new();
     for (i, key) in vkeys.iter().enumerate() {
         let mut config = Config {
@@ -257,4 +284,59 @@ pub(crate) fn dev(args: DevArgs) -> anyhow::Result<()> {
 
 fn hex_secret(key: &KeyFile) -> String {
     format!("0x{}", hex::encode(key.secret().seed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(out: PathBuf, ips: &str) -> TestnetArgs {
+        TestnetArgs {
+            validators: 2,
+            out,
+            accounts: 1,
+            balance: "1000".into(),
+            chain_id: "cairn-testnet".into(),
+            base_port: 0,
+            round_timeout_ms: None,
+            listen_ips: ips
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().unwrap())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn listen_ips_put_each_node_and_its_peers_on_its_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        testnet(args(out.clone(), "10.9.8.2,10.9.8.3")).unwrap();
+        let c0 = Config::load(&Home(out.join("node0")).config()).unwrap();
+        let c1 = Config::load(&Home(out.join("node1")).config()).unwrap();
+        assert_eq!(c0.p2p.listen.ip().to_string(), "10.9.8.2");
+        assert_eq!(c0.rpc.listen_addr.ip().to_string(), "10.9.8.2");
+        assert_eq!(c1.p2p.listen.ip().to_string(), "10.9.8.3");
+        assert_eq!(c0.p2p.peers, vec![c1.p2p.listen]);
+        assert_eq!(c1.p2p.peers, vec![c0.p2p.listen]);
+        let summary = std::fs::read_to_string(out.join("testnet.json")).unwrap();
+        assert!(
+            summary.contains(&format!("http://{}", c1.rpc.listen_addr)),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn listen_ips_default_to_loopback_and_must_match_the_validators() {
+        assert_eq!(
+            listen_ips(&[], 3).unwrap(),
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST); 3]
+        );
+        let one: Vec<IpAddr> = vec!["10.0.0.2".parse().unwrap()];
+        let err = listen_ips(&one, 2).unwrap_err().to_string();
+        assert!(err.contains("exactly one per validator"), "{err}");
+        let any: Vec<IpAddr> = vec!["0.0.0.0".parse().unwrap()];
+        let err = listen_ips(&any, 1).unwrap_err().to_string();
+        assert!(err.contains("not an address a peer can dial"), "{err}");
+    }
 }

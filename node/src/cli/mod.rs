@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Create a node home: keys, config.toml and a one-validator genesis.
     Init(init::InitArgs),
-    /// Create N validator homes sharing one genesis, peered on 127.0.0.1.
+    /// Create N validator homes sharing one genesis, peered on 127.0.0.1 (or --listen-ips).
     Testnet(init::TestnetArgs),
     /// Run a node from its home directory.
     Start {

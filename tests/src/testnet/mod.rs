@@ -1,7 +1,9 @@
 //! Multi-process testnets: real `cairn` processes on 127.0.0.1, driven over
 //! JSON-RPC. Every process started is killed when the [`Testnet`] is dropped.
+//! [`script`] drives `scripts/testnet.sh` the same way.
 
 mod rpc;
+pub mod script;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -30,6 +30,7 @@ async fn a_peer_sitting_on_our_probe_still_gets_answers() {
         chain_id: "cairn-testnet".into(),
         base_port: 0,
         round_timeout_ms: None,
+        listen_ips: Vec::new(),
     })
     .unwrap();
     let home = Home(out.join("node0"));

@@ -11,7 +11,8 @@
 # Environment:
 #   CAIRN_TESTNET_DIR        where the testnet lives (default ~/.cairn/testnet)
 #   CAIRN_TESTNET_BASE_PORT  first port of `up` (default 26600; node i uses
-#                            base+2i for peers and base+2i+1 for RPC; 0 = free ports)
+#                            base+2i for peers, base+2i+1 for RPC and
+#                            base+2N+i for metrics; 0 = free ports)
 #   CAIRN_TESTNET_ROUND_TIMEOUT_MS  round timeout written to the genesis
 #   CAIRN_TESTNET_NETNS      auto (default: one namespace per node when root),
 #                            1 (required) or 0 (127.0.0.1); fixed at creation
@@ -59,7 +60,8 @@ usage: $ME <command> [args]
 
 faults (network ones need root: each node in its own network namespace):
   partition G G..  split the nodes into groups, e.g. partition 0,1 2,3; each
-                   group reaches only itself (nftables drops the rest)
+                   group reaches only itself (nftables drops the rest); a node
+                   in two groups bridges them (partition 0,1,2 2,3)
   isolate I        node I reaches no other node
   loss I PCT       node I's link drops PCT% of packets each way (0 ends it)
   throttle I RATE  node I's link is limited to RATE each way (tc tbf; e.g.
@@ -67,7 +69,20 @@ faults (network ones need root: each node in its own network namespace):
   pause I          SIGSTOP node I;  resume I: SIGCONT it
   skew I SECONDS   restart node I with its wall clock SECONDS off (libfaketime;
                    negative = behind; 0 ends it); kept across restart
-  heal             undo every fault above (down undoes them too)
+  heal [I]         undo every fault above (down undoes them too); with I, only
+                   node I's own (isolation, loss, throttle, pause, skew)
+
+  chaos [--duration S] [--seed N] [--rate R] [--bound S] [--out DIR]
+                   a nemesis run: a seeded random schedule of the faults above
+                   and kill -9 (one at a time, so at most f nodes are down)
+                   under steady \`cairn bench\` load with resubmission; then
+                   heal, audit every node, check that no validator
+                   equivocated, nothing acknowledged was lost and commits
+                   resumed within --bound s (default 15) after every heal;
+                   writes report.txt, report.json and timeline.svg to --out
+                   (default $DIR/chaos-SEED); exits 1 on a violation.
+                   The same seed replays the same schedule (--plan-only
+                   prints it and exits)
   The host's RPC traffic to every node is never cut: it is the operator's view.
 
 testnet directory: $DIR (set CAIRN_TESTNET_DIR to change)
@@ -85,6 +100,8 @@ say() { echo "$*"; }
 . "$ROOT/scripts/lib/netns.sh"
 # shellcheck source=lib/faults.sh
 . "$ROOT/scripts/lib/faults.sh"
+# shellcheck source=lib/chaos.sh
+. "$ROOT/scripts/lib/chaos.sh"
 
 # Sets BIN. With "build", runs cargo (a no-op when up to date); otherwise
 # reuses the binary the testnet was started with, building only if none exists.
@@ -673,6 +690,7 @@ case "$CMD" in
   resume) cmd_resume "$@" ;;
   skew) cmd_skew "$@" ;;
   heal) cmd_heal "$@" ;;
+  chaos) cmd_chaos "$@" ;;
   help|-h|--help) usage ;;
   "") usage >&2; exit 2 ;;
   *) echo "$ME: unknown command '$CMD'" >&2; usage >&2; exit 2 ;;

@@ -45,19 +45,22 @@ fault_put() {
 partition_groups() { fault_lines | awk '$1 == "partition" { for (j = 2; j <= NF; j++) print $j }'; }
 
 # The IPs node I must not exchange packets with, one a line.
+# Under a partition two nodes reach each other when some group holds both
+# (groups may overlap: a node in two groups is a bridge between them).
 cut_peers() {
-  local i="$1" j k mine="" cut
+  local i="$1" j k cut together
   local -a groups
   mapfile -t groups < <(partition_groups)
-  for ((k = 0; k < ${#groups[@]}; k++)); do
-    case ",${groups[$k]}," in *",$i,"*) mine="${groups[$k]}" ;; esac
-  done
   for ((j = 0; j < N; j++)); do
     [ "$j" -eq "$i" ] && continue
     cut=0
     if fault_has isolate "$i" || fault_has isolate "$j"; then cut=1; fi
     if [ ${#groups[@]} -gt 0 ]; then
-      case ",$mine," in *",$j,"*) ;; *) cut=1 ;; esac
+      together=0
+      for ((k = 0; k < ${#groups[@]}; k++)); do
+        case ",${groups[$k]}," in *",$i,"*) case ",${groups[$k]}," in *",$j,"*) together=1 ;; esac ;; esac
+      done
+      [ "$together" -eq 1 ] || cut=1
     fi
     [ "$cut" -eq 0 ] || node_ip "$j"
   done
@@ -161,7 +164,7 @@ faults_footer() {
 
 cmd_partition() {
   load_manifest
-  [ $# -ge 2 ] || die "usage: $ME partition GROUP GROUP... (e.g. partition 0,1 2,3: nodes 0 and 1 reach each other, 2 and 3 each other, and no more)"
+  [ $# -ge 2 ] || die "usage: $ME partition GROUP GROUP... (e.g. partition 0,1 2,3: nodes 0 and 1 reach each other, 2 and 3 each other, and no more; a node in two groups bridges them: partition 0,1,2 2,3)"
   need_netns partition
   need_nft
   local g j seen="," line="partition" group
@@ -171,7 +174,7 @@ cmd_partition() {
     for j in ${g//,/ }; do
       check_node "$j"
       j=$((10#$j))
-      case "$seen" in *",$j,"*) die "partition: node $j is in two groups" ;; esac
+      case ",$group," in *",$j,"*) die "partition: node $j is named twice in group '$g'" ;; esac
       seen="$seen$j,"
       group="${group:+$group,}$j"
     done
@@ -287,10 +290,46 @@ cmd_skew() {
   if [ "$s" -eq 0 ]; then say "node $1 runs on the host's clock"; else say "node $1 runs with its clock $(signed "$s") s off the host's"; fi
 }
 
+# heal I: undoes the faults of node I only (isolation, loss, throttling,
+# pause, skew). A partition concerns every node, so it stays; say so.
+heal_node() {
+  local i="$1" pid undone=()
+  check_node "$i"
+  if fault_has isolate "$i" || fault_has loss "$i" || fault_has throttle "$i"; then
+    is_root || die "heal $i needs root: its faults are nftables rules and qdiscs in its network namespace"
+    fault_has isolate "$i" && undone+=(isolation)
+    fault_has loss "$i" && undone+=(loss)
+    fault_has throttle "$i" && { tc_clear "$i"; undone+=(throttling); }
+    fault_drop isolate "$i"
+    fault_drop loss "$i"
+    fault_drop throttle "$i"
+    # An isolation also shows in the other nodes' tables.
+    nft_apply_all
+  fi
+  if fault_has pause "$i"; then
+    if pid="$(node_pid "$i")"; then kill -CONT "$pid"; fi
+    fault_drop pause "$i"
+    undone+=(pause)
+  fi
+  if fault_has skew "$i"; then
+    fault_drop skew "$i"
+    undone+=(skew)
+    if node_pid "$i" >/dev/null; then
+      stop_node "$i"
+      CMD=heal cmd_start "$i"
+    fi
+  fi
+  local list
+  list="$(IFS=,; echo "${undone[*]}")"
+  if [ ${#undone[@]} -eq 0 ]; then say "healed node $i: no fault of its own was in force"; else say "healed node $i: ${list//,/, }"; fi
+  [ -z "$(partition_groups)" ] || say "the partition ($(fault_lines | awk '$1 == "partition" { $1 = ""; print substr($0, 2) }')) stays: it concerns every node; \`$ME heal\` ends it"
+}
+
 # Undoes every fault: network rules and qdiscs, pauses, skews.
 cmd_heal() {
-  [ $# -eq 0 ] || die "usage: $ME heal"
+  [ $# -le 1 ] || die "usage: $ME heal [I]"
   load_manifest
+  if [ $# -eq 1 ]; then heal_node "$1"; return; fi
   local i pid undone=()
   if netns_layout; then
     is_root || die "heal needs root: the faults are nftables rules and qdiscs in the testnet's network namespaces"

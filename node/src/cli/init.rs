@@ -42,8 +42,9 @@ pub struct TestnetArgs {
     /// Chain id.
     #[arg(long, default_value = "cairn-testnet")]
     pub chain_id: String,
-    /// First port: node i listens for peers on base+2i and RPC on base+2i+1.
-    /// 0 picks free ports.
+    /// First port: node i listens for peers on base+2i and RPC on base+2i+1,
+    /// and serves Prometheus metrics on base+2N+i (N validators). 0 picks
+    /// free ports.
     #[arg(long, default_value_t = 26600)]
     pub base_port: u16,
     /// Round timeout in milliseconds (written to the genesis).
@@ -180,19 +181,20 @@ pub(crate) fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         genesis.validate().context("--round-timeout-ms")?;
     }
     let ports: Vec<u16> = if args.base_port == 0 {
-        free_ports(2 * n)?
+        free_ports(3 * n)?
     } else {
-        let top = u32::from(args.base_port) + 2 * n as u32;
+        let top = u32::from(args.base_port) + 3 * n as u32;
         if top > u32::from(u16::MAX) {
             bail!(
                 "--base-port {} leaves no room for {n} nodes (needs ports up to {top})",
                 args.base_port
             );
         }
-        (0..2 * n).map(|i| args.base_port + i as u16).collect()
+        (0..3 * n).map(|i| args.base_port + i as u16).collect()
     };
     let p2p = |i: usize| SocketAddr::new(ips[i], ports[2 * i]);
     let rpc = |i: usize| SocketAddr::new(ips[i], ports[2 * i + 1]);
+    let metrics = |i: usize| SocketAddr::new(ips[i], ports[2 * n + i]);
     let mut nodes = Vec::new();
     for (i, key) in vkeys.iter().enumerate() {
         let mut config = Config {
@@ -202,10 +204,12 @@ pub(crate) fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         config.p2p.listen = p2p(i);
         config.p2p.peers = (0..n).filter(|j| *j != i).map(p2p).collect();
         config.rpc.listen_addr = rpc(i);
+        config.metrics.listen = Some(metrics(i));
         let home = Home(args.out.join(format!("node{i}")));
         write_home(&home, &config, &genesis, key)?;
         nodes.push(serde_json::json!({
-            "home": home.0, "p2p": p2p(i).to_string(), "rpc": format!("http://{}", rpc(i)), "validator": key.address(),
+            "home": home.0, "p2p": p2p(i).to_string(), "rpc": format!("http://{}", rpc(i)),
+            "metrics": format!("http://{}", metrics(i)), "validator": key.address(),
         }));
     }
     let accounts_dir = args.out.join("accounts");

@@ -2,6 +2,7 @@
 
 pub mod audit;
 mod bench;
+mod chaos;
 pub mod explore;
 pub(crate) mod init;
 mod keys;
@@ -48,6 +49,10 @@ pub enum Command {
     /// Check a whole chain from genesis: every hash, certificate, signature and state root.
     /// Exit code 0: clean; 1: a discrepancy (named); 2: could not run.
     Audit(audit::AuditArgs),
+    /// The verdict of a nemesis run (`scripts/testnet.sh chaos`): nothing lost,
+    /// commits resume after every heal; writes a report and an SVG timeline.
+    /// Exit code 0: pass; 1: a violation (named).
+    ChaosCheck(chaos::ChaosCheckArgs),
 }
 
 /// The WebSocket URL for an RPC URL given as http(s):// or ws(s):// (one
@@ -77,5 +82,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Explore(args) => explore::run(args),
         Command::Audit(args) => std::process::exit(audit::run(args)),
+        Command::ChaosCheck(args) => std::process::exit(chaos::run(args)?),
     }
 }

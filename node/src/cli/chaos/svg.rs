@@ -22,7 +22,8 @@ fn colour(kind: &str) -> &'static str {
         "isolate" | "flap" => "#a8c686",
         "kill" => "#669bbc",
         "pause" => "#b388eb",
-        "loss" | "throttle" => "#8d99ae",
+        "loss" => "#8d99ae",
+        "throttle" => "#9a8c98",
         "skew" => "#f7b2ad",
         _ => "#cccccc",
     }
@@ -39,7 +40,7 @@ pub(crate) fn render(title: &str, bins: &[Bin], faults: &[Fault], span_ms: f64) 
     let secs = (span_ms / 1e3).max(bins.len() as f64).max(1.0);
     let plot_w = W - LEFT - RIGHT;
     let x = |s: f64| LEFT + (s / secs).clamp(0.0, 1.0) * plot_w;
-    let h = TOP + 2.0 * PANEL + GAP + 40.0;
+    let h = TOP + 2.0 * PANEL + GAP + 60.0;
     let top1 = TOP;
     let top2 = TOP + PANEL + GAP;
     let max_tps = bins.iter().map(|b| b.committed).max().unwrap_or(0).max(1) as f64;
@@ -75,13 +76,39 @@ pub(crate) fn render(title: &str, bins: &[Bin], faults: &[Fault], span_ms: f64) 
                 escape(&format!("{} {}", f.kind, f.args))
             );
         }
-        let ly = top1 - 4.0 - (i % 2) as f64 * 12.0;
+        // The report's fault number, and what it was where it fits (a
+        // long run's windows are too narrow for words: the legend and the
+        // report's table name them).
+        let full = format!("{} {} {}", i + 1, f.kind, f.args);
+        let label = if (x1 - x0) >= 5.5 * full.len() as f64 {
+            full
+        } else {
+            (i + 1).to_string()
+        };
+        let ly = top1 - 4.0 - (i % 2) as f64 * 11.0;
         let _ = writeln!(
             s,
-            r#"<text x="{x0:.1}" y="{ly}" font-size="10" fill="{}">{}</text>"#,
+            r#"<text x="{x0:.1}" y="{ly}" font-size="9" fill="{}">{}</text>"#,
             colour(&f.kind),
-            escape(&format!("{} {}", f.kind, f.args))
+            escape(&label)
         );
+    }
+    // A legend of the kinds present.
+    let mut kinds: Vec<&str> = faults.iter().map(|f| f.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut lx = LEFT;
+    for k in kinds {
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}" fill-opacity="0.6"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
+            h - 14.0,
+            colour(k),
+            lx + 13.0,
+            h - 5.0,
+            escape(k)
+        );
+        lx += 20.0 + 7.0 * k.len() as f64;
     }
     // Axes and grid.
     for (top, label) in [(top1, "committed tx/s"), (top2, "latency, ms (log)")] {
@@ -242,7 +269,9 @@ mod tests {
         assert!(svg.contains("seed 7 &lt;test&gt;"));
         // Two shaded panels for the one fault, and its label.
         assert_eq!(svg.matches("fill-opacity=\"0.35\"").count(), 2);
-        assert!(svg.contains(">partition 0,1 2,3</text>"));
+        assert!(svg.contains(">1 partition 0,1 2,3</text>"));
+        // The legend names the kind.
+        assert!(svg.contains(">partition</text>"));
         // Two throughput bars (the empty second draws none), two latency paths,
         // the second broken by the empty second.
         assert_eq!(svg.matches("fill=\"#2a9d8f\"").count(), 2);

@@ -1,10 +1,16 @@
 //! `cairn bench`: a load generator. It derives `--accounts` sender keys from
 //! `--seed`, funds them from the `--key` account, signs every transfer of the
 //! run ahead of time on all cores, submits them at `--rate` per second in
-//! `cairn_submitTransactions` batches (each sender always to the same node,
-//! senders spread round-robin over the nodes), follows commits over a
-//! WebSocket subscription on the first node, and reports throughput and
-//! submit-to-commit latency (`docs/BENCH.md`).
+//! `cairn_submitTransactions` batches (senders spread round-robin over the
+//! nodes), resubmits what is refused or not committed in time (same bytes,
+//! with backoff, moving off nodes that stop answering), follows commits over
+//! WebSocket subscriptions on every node, reports throughput and
+//! submit-to-commit latency, and with `--record` writes what happened to
+//! each transfer (`docs/BENCH.md`).
+//!
+//! Startup (chain check, funding, reading nonces) needs every `--rpc` node
+//! up; it fails with a message, never hangs, when one is not. After that,
+//! nodes may die, pause or come back.
 //!
 //! Admissibility: a node holds at most `mempool.max_per_sender` (default 512)
 //! pending transactions per sender and accepts nonces at most
@@ -15,7 +21,10 @@
 mod accounts;
 mod follow;
 mod load;
+mod record;
 mod report;
+mod retry;
+mod submit;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,12 +48,19 @@ const MIN_ACCOUNTS: u64 = 8;
 /// Most transactions in one `cairn_submitTransactions` (the node's default
 /// `rpc.max_submit_batch`).
 const MAX_BATCH: usize = 5_000;
+/// How long a submission call may take before it counts as a transport
+/// error (a paused node must not hold its senders for long).
+const SUBMIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long any other call may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// Most `--rpc` nodes (the record keeps who accepted a transfer in 64 bits).
+const MAX_NODES: usize = 64;
 
 /// Arguments of `cairn bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// RPC URLs of the nodes to submit to, comma-separated (http://HOST:PORT).
-    /// Commits are followed on the first.
+    /// Commits are followed on all of them.
     #[arg(long, value_delimiter = ',', required = true)]
     pub rpc: Vec<String>,
     /// Offered load, transactions per second.
@@ -76,6 +92,17 @@ pub struct BenchArgs {
     /// After submitting, wait at most this long for the rest to commit.
     #[arg(long, default_value_t = 30)]
     pub drain_secs: u64,
+    /// Resubmit a transfer accepted but not committed after this many
+    /// seconds (to the next node), as well as refused ones (with backoff).
+    #[arg(long, default_value_t = 10)]
+    pub resubmit_after_secs: u64,
+    /// Never resubmit: each transfer is sent once, to its sender's node.
+    #[arg(long)]
+    pub no_resubmit: bool,
+    /// Write what happened to every transfer to FILE as JSON lines at the
+    /// end of the run (format in docs/BENCH.md).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -92,6 +119,8 @@ pub(crate) struct Plan {
     tick: Duration,
     concurrency: usize,
     drain: Duration,
+    /// `None`: `--no-resubmit`.
+    resubmit_after: Option<Duration>,
 }
 
 impl Plan {
@@ -113,6 +142,15 @@ impl Plan {
         }
         if args.concurrency == 0 {
             bail!("--concurrency must be at least 1");
+        }
+        if args.resubmit_after_secs == 0 && !args.no_resubmit {
+            bail!("--resubmit-after-secs must be at least 1 (or pass --no-resubmit)");
+        }
+        if args.rpc.len() > MAX_NODES {
+            bail!(
+                "--rpc lists {} nodes; at most {MAX_NODES} are supported",
+                args.rpc.len()
+            );
         }
         let total = args.rate.saturating_mul(args.duration);
         if total > 20_000_000 {
@@ -140,6 +178,8 @@ impl Plan {
             tick: Duration::from_millis(args.tick_ms),
             concurrency: args.concurrency,
             drain: Duration::from_secs(args.drain_secs),
+            resubmit_after: (!args.no_resubmit)
+                .then(|| Duration::from_secs(args.resubmit_after_secs)),
         })
     }
 
@@ -153,7 +193,12 @@ impl Plan {
 #[derive(Debug)]
 pub(crate) struct Target {
     url: String,
+    /// Its WebSocket URL (commit subscriptions).
+    ws: String,
+    /// For reads (status, accounts, blocks).
     client: HttpClient,
+    /// For submissions, with a shorter timeout ([`SUBMIT_TIMEOUT`]).
+    submit: HttpClient,
 }
 
 fn http_url(url: &str) -> anyhow::Result<String> {
@@ -192,41 +237,27 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn http_client(url: &str, timeout: Duration) -> anyhow::Result<HttpClient> {
+    HttpClientBuilder::default()
+        .max_request_size(64 << 20)
+        .max_response_size(64 << 20)
+        .request_timeout(timeout)
+        .build(url)
+        .with_context(|| format!("connecting to {url}"))
+}
+
 async fn bench(args: &BenchArgs, plan: &Plan, funder: &KeyFile) -> anyhow::Result<report::Report> {
     let mut targets = Vec::new();
     for url in &args.rpc {
         let url = http_url(url)?;
-        let client = HttpClientBuilder::default()
-            .max_request_size(64 << 20)
-            .max_response_size(64 << 20)
-            .request_timeout(Duration::from_secs(60))
-            .build(&url)
-            .with_context(|| format!("connecting to {url}"))?;
-        targets.push(Target { url, client });
+        targets.push(Target {
+            ws: super::ws_url(&url)?,
+            client: http_client(&url, READ_TIMEOUT)?,
+            submit: http_client(&url, SUBMIT_TIMEOUT)?,
+            url,
+        });
     }
-    let status = targets[0]
-        .client
-        .status()
-        .await
-        .with_context(|| format!("cairn_status on {}", targets[0].url))?;
-    let chain = ChainId::new(status.chain_id.clone())
-        .map_err(|e| anyhow::anyhow!("the node's chain id: {e}"))?;
-    for t in &targets[1..] {
-        let s = t
-            .client
-            .status()
-            .await
-            .with_context(|| format!("cairn_status on {}", t.url))?;
-        if s.genesis_hash != status.genesis_hash {
-            bail!(
-                "{} and {} run different chains (genesis {} vs {}); give nodes of one chain",
-                targets[0].url,
-                t.url,
-                status.genesis_hash,
-                s.genesis_hash
-            );
-        }
-    }
+    let chain = check_chain(&targets).await?;
     progress(format!(
         "chain {chain}, {} node(s), {} senders (seed {}), {} tx/s for {} s",
         targets.len(),
@@ -247,19 +278,57 @@ async fn bench(args: &BenchArgs, plan: &Plan, funder: &KeyFile) -> anyhow::Resul
         started.elapsed().as_secs_f64()
     ));
     let run = Arc::new(signed);
-    let ws = super::ws_url(&targets[0].url)?;
-    let follower = follow::Follower::start(&ws, targets[0].client.clone(), run.clone()).await?;
+    // Nothing of this run is committed yet: follow from the highest height
+    // any node has now (every node has the funding blocks).
+    let mut from = 0;
+    for t in &targets {
+        from = from.max(t.client.status().await.map_or(0, |s| s.committed_height));
+    }
     let targets = Arc::new(targets);
-    load::submit(targets.clone(), run.clone(), plan).await;
-    progress(format!(
-        "submitted; waiting up to {} s for the rest to commit",
-        plan.drain.as_secs()
-    ));
-    let follower_error = follower.drain(plan.drain).await;
+    let follower = follow::Follower::start(targets.clone(), run.clone(), from).await;
+    let first_node: Vec<usize> = senders.iter().map(|s| s.node).collect();
+    let outcome = submit::submit(targets.clone(), run.clone(), plan, &first_node).await;
+    let follower_errors = follower.stop().await;
+    if let Some(path) = &args.record {
+        let nodes: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+        let firsts: Vec<_> = senders.iter().map(|s| (s.address, s.nonce)).collect();
+        record::write(path, plan, &run, &nodes, &outcome.txs, &firsts)?;
+        progress(format!("record written to {}", path.display()));
+    }
     Ok(report::Report::new(
         plan,
         targets.len(),
         &run,
-        follower_error,
+        &outcome,
+        follower_errors,
     ))
+}
+
+/// Checks that every node answers and runs one chain; returns its id.
+async fn check_chain(targets: &[Target]) -> anyhow::Result<ChainId> {
+    let mut first: Option<(String, ChainId, cairn_ledger::Hash)> = None;
+    for t in targets {
+        let s = t.client.status().await.with_context(|| {
+            format!(
+                "cairn_status on {}: the bench needs every --rpc node up to start (drop the ones that are down)",
+                t.url
+            )
+        })?;
+        match &first {
+            None => {
+                let chain = ChainId::new(s.chain_id.clone())
+                    .map_err(|e| anyhow::anyhow!("the node's chain id: {e}"))?;
+                first = Some((t.url.clone(), chain, s.genesis_hash));
+            }
+            Some((url, _, genesis)) if *genesis != s.genesis_hash => bail!(
+                "{url} and {} run different chains (genesis {genesis} vs {}); give nodes of one chain",
+                t.url,
+                s.genesis_hash
+            ),
+            Some(_) => {}
+        }
+    }
+    first
+        .map(|(_, chain, _)| chain)
+        .ok_or_else(|| anyhow::anyhow!("--rpc names no node"))
 }

@@ -141,7 +141,9 @@ impl Pool {
         }
         let sender = self.senders.get(&from);
         let account = sender.map_or(committed, |s| s.committed);
-        self.check(&tx, account, sender)?;
+        if let Some(evict) = self.check(&tx, account, sender)? {
+            self.remove(&evict);
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.bytes += tx.encoded_len();
@@ -170,14 +172,15 @@ impl Pool {
         Ok(hash)
     }
 
+    /// The stateful admission checks. `Ok(Some(hash))`: `tx` is admitted
+    /// only by evicting that transaction first (see [`Pool::displaceable`]).
     fn check(
         &self,
         tx: &SignedTransaction,
         account: Account,
         sender: Option<&Sender>,
-    ) -> Result<(), MempoolError> {
+    ) -> Result<Option<Hash>, MempoolError> {
         let t = tx.tx();
-        let pending_amount = sender.map_or(0, |s| s.pending_amount);
         let next = account.nonce;
         if t.nonce < next {
             return Err(MempoolError::NonceTooLow {
@@ -193,21 +196,32 @@ impl Pool {
                 window,
             });
         }
-        if let Some(s) = sender {
-            if let Some(existing) = s.by_nonce.get(&t.nonce) {
-                return Err(MempoolError::NonceInUse {
-                    from: t.from,
-                    nonce: t.nonce,
-                    existing: *existing,
-                });
-            }
-            if s.by_nonce.len() >= self.config.max_per_sender {
-                return Err(MempoolError::SenderFull {
-                    from: t.from,
-                    pending: s.by_nonce.len(),
-                });
-            }
+        if let Some(existing) = sender.and_then(|s| s.by_nonce.get(&t.nonce)) {
+            return Err(MempoolError::NonceInUse {
+                from: t.from,
+                nonce: t.nonce,
+                existing: *existing,
+            });
         }
+        let max_txs = self.config.max_txs;
+        let max_bytes = self.config.max_bytes;
+        let len = tx.encoded_len();
+        let sender_full = sender.is_some_and(|s| s.by_nonce.len() >= self.config.max_per_sender);
+        let pool_full = self.txs.len() >= max_txs || self.bytes + len > max_bytes;
+        let evict = if sender_full || pool_full {
+            sender.and_then(|s| self.displaceable(s, t.nonce))
+        } else {
+            None
+        };
+        if let (true, None, Some(s)) = (sender_full, evict, sender) {
+            return Err(MempoolError::SenderFull {
+                from: t.from,
+                pending: s.by_nonce.len(),
+            });
+        }
+        let freed = evict.and_then(|h| self.txs.get(&h)).map(|p| &p.tx);
+        let freed_amount = freed.map_or(0, |f| u128::from(f.tx().amount.0));
+        let pending_amount = sender.map_or(0, |s| s.pending_amount) - freed_amount;
         if pending_amount + u128::from(t.amount.0) > u128::from(account.balance.0) {
             return Err(MempoolError::InsufficientBalance {
                 from: t.from,
@@ -216,17 +230,29 @@ impl Pool {
                 amount: t.amount,
             });
         }
-        if self.txs.len() >= self.config.max_txs
-            || self.bytes + tx.encoded_len() > self.config.max_bytes
-        {
+        let (freed_txs, freed_bytes) = freed.map_or((0, 0), |f| (1, f.encoded_len()));
+        if self.txs.len() - freed_txs >= max_txs || self.bytes - freed_bytes + len > max_bytes {
             return Err(MempoolError::PoolFull {
                 txs: self.txs.len(),
                 bytes: self.bytes,
-                max_txs: self.config.max_txs,
-                max_bytes: self.config.max_bytes,
+                max_txs,
+                max_bytes,
             });
         }
-        Ok(())
+        Ok(evict)
+    }
+
+    /// Gap rule: a sender at its cap (or a full pool) may still get a nonce
+    /// below its highest pending one in, by evicting that highest one. The
+    /// lower nonce is closer to executable; without this a sender whose
+    /// nonce `n` was refused while `n+1..` got in could never fill the gap,
+    /// and its quota would stay full of transactions that cannot execute
+    /// until they expire. The evicted transaction's client resubmits it.
+    fn displaceable(&self, s: &Sender, nonce: u64) -> Option<Hash> {
+        s.by_nonce
+            .last_key_value()
+            .filter(|(&highest, _)| nonce < highest)
+            .map(|(_, h)| *h)
     }
 
     fn remove(&mut self, hash: &Hash) -> Option<SignedTransaction> {

@@ -327,6 +327,61 @@ fn per_sender_cap() {
 }
 
 #[test]
+fn a_sender_at_its_cap_fills_a_gap_by_evicting_its_highest_nonce() {
+    let m = Mempool::new(
+        MempoolConfig {
+            max_per_sender: 2,
+            ..config()
+        },
+        chain(),
+    );
+    // Nonce 0 was refused somewhere; 1 and 2 got in and fill the quota.
+    let v = view(&[(1, 10, 0)]);
+    let (n0, n1, n2) = (tx(1, 0, 5), tx(1, 1, 4), tx(1, 2, 6));
+    assert!(submit(&m, &v, &[n1.clone(), n2.clone()])
+        .iter()
+        .all(|r| r.is_ok()));
+    assert!(m.select(10, 1 << 20, &HashSet::new()).is_empty());
+    // Nonce 0 comes back: it displaces 2 (whose 6 no longer counts against
+    // the balance of 10, so 5 + 4 fits).
+    assert_eq!(one(&m, &v, &n0), Ok(n0.hash()));
+    assert!(m.contains(&n1.hash()) && !m.contains(&n2.hash()));
+    assert_eq!(m.pending_of(&key(1).address()), 2);
+    assert_eq!(m.select(10, 1 << 20, &HashSet::new()), vec![n0, n1]);
+    // A nonce above the highest pending one evicts nothing.
+    assert!(matches!(
+        one(&m, &v, &n2),
+        Err(MempoolError::SenderFull { pending: 2, .. })
+    ));
+}
+
+#[test]
+fn a_full_pool_takes_a_lower_nonce_in_place_of_the_senders_highest() {
+    let m = Mempool::new(
+        MempoolConfig {
+            max_txs: 3,
+            ..config()
+        },
+        chain(),
+    );
+    let v = view(&[(1, 1000, 0), (2, 1000, 0), (3, 1000, 0)]);
+    let gapped = [tx(1, 1, 1), tx(1, 2, 1)];
+    assert!(
+        submit(&m, &v, &[gapped[0].clone(), gapped[1].clone(), tx(2, 0, 1)])
+            .iter()
+            .all(|r| r.is_ok())
+    );
+    assert_eq!(one(&m, &v, &tx(1, 0, 1)), Ok(tx(1, 0, 1).hash()));
+    assert!(!m.contains(&gapped[1].hash()));
+    assert_eq!(m.len(), 3);
+    // A sender with nothing pending above it cannot displace anyone.
+    assert!(matches!(
+        one(&m, &v, &tx(3, 0, 1)),
+        Err(MempoolError::PoolFull { .. })
+    ));
+}
+
+#[test]
 fn only_transactions_at_the_next_nonce_make_the_pool_ready() {
     let m = Mempool::new(config(), chain());
     let v = view(&[(1, 1000, 3), (2, 1000, 0)]);

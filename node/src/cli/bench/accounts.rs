@@ -1,15 +1,17 @@
 //! The bench's senders: keys derived from the seed, funded from the `--key`
-//! account (in chunks below the per-sender mempool cap, each waited for),
-//! and their next nonces.
+//! account (in chunks below the per-sender mempool cap, each waited for;
+//! what a node refuses for a transient reason is sent again), and their
+//! next nonces.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use cairn_genesis::KeyFile;
 use cairn_ledger::{Address, Amount, ChainId, Encode, Hash, SecretKey, Transaction};
-use cairn_rpc::{AccountInfo, CairnApiClient};
+use cairn_rpc::{AccountInfo, CairnApiClient, ErrorCode};
 use futures::{StreamExt, TryStreamExt};
 
+use super::retry::retryable;
 use super::{progress, Plan, Target};
 
 /// Funding transfers submitted before waiting for them to commit (below
@@ -117,39 +119,75 @@ async fn fund(
         "funding {} senders with {need} each from {from}",
         to.len()
     ));
-    let mut nonce = info.nonce + info.pending;
-    for chunk in to.chunks(FUND_CHUNK) {
-        let raws: Vec<String> = chunk
-            .iter()
-            .map(|addr| {
-                let tx = Transaction {
-                    chain_id: chain.clone(),
-                    from,
-                    to: *addr,
-                    amount: Amount(need),
-                    nonce,
-                    memo: b"cairn bench funding".to_vec(),
-                }
-                .sign(funder.secret());
-                nonce += 1;
-                format!("0x{}", hex::encode(tx.to_bytes()))
-            })
-            .collect();
-        let outcomes = node
-            .client
-            .submit_transactions(raws)
-            .await
-            .with_context(|| format!("submitting funding transfers to {}", node.url))?;
-        if let Some(e) = outcomes.iter().find_map(|o| o.error.as_ref()) {
+    let first = info.nonce + info.pending;
+    let raws: Vec<String> = to
+        .iter()
+        .zip(first..)
+        .map(|(addr, nonce)| {
+            let tx = Transaction {
+                chain_id: chain.clone(),
+                from,
+                to: *addr,
+                amount: Amount(need),
+                nonce,
+                memo: b"cairn bench funding".to_vec(),
+            }
+            .sign(funder.secret());
+            format!("0x{}", hex::encode(tx.to_bytes()))
+        })
+        .collect();
+    // Submit in chunks; whatever a node refuses for a transient reason (a
+    // small mempool.max_per_sender, a rate limit) is sent again once the
+    // accepted part has committed.
+    let (mut done, mut chunk) = (0usize, FUND_CHUNK);
+    let mut deadline = Instant::now() + FUND_TIMEOUT;
+    while done < raws.len() {
+        if Instant::now() > deadline {
             bail!(
-                "{} rejected a funding transfer from {from}: {} (code {})",
-                node.url,
-                e.message,
-                e.code
+                "funding transfers from {from} did not commit within {} s; is the chain live (`cairn_status` on {})?",
+                FUND_TIMEOUT.as_secs(),
+                node.url
             );
         }
-        let deadline = Instant::now() + FUND_TIMEOUT;
-        while account(node, from).await?.nonce < nonce {
+        let part = raws[done..(done + chunk).min(raws.len())].to_vec();
+        let accepted = match node.client.submit_transactions(part).await {
+            Ok(outcomes) => {
+                let k = outcomes.iter().take_while(|o| o.error.is_none()).count();
+                if let Some(e) = outcomes.get(k).and_then(|o| o.error.as_ref()) {
+                    let reason = e.data.as_ref().and_then(|d| d["reason"].as_str());
+                    if !reason.is_some_and(retryable) {
+                        bail!(
+                            "{} rejected a funding transfer from {from}: {} (code {})",
+                            node.url,
+                            e.message,
+                            e.code
+                        );
+                    }
+                }
+                k
+            }
+            Err(jsonrpsee::core::ClientError::Call(e))
+                if e.code() == ErrorCode::TooManyItems.code() && chunk > 1 =>
+            {
+                chunk /= 2;
+                continue;
+            }
+            Err(jsonrpsee::core::ClientError::Call(e))
+                if e.code() == ErrorCode::RateLimited.code() =>
+            {
+                0
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("submitting funding transfers to {}", node.url))
+            }
+        };
+        if accepted == 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        done += accepted;
+        while account(node, from).await?.nonce < first + done as u64 {
             if Instant::now() > deadline {
                 bail!(
                     "funding transfers from {from} did not commit within {} s; is the chain live (`cairn_status` on {})?",
@@ -159,6 +197,7 @@ async fn fund(
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        deadline = Instant::now() + FUND_TIMEOUT;
     }
     let height = node.client.status().await?.committed_height;
     let deadline = Instant::now() + FUND_TIMEOUT;

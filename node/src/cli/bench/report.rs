@@ -1,7 +1,8 @@
 //! The bench's numbers (defined in `docs/BENCH.md`): what was offered,
 //! submitted and rejected, committed throughput over the measurement window
 //! (from the first commit to the end of submission, when commits steadily
-//! follow submissions), and submit-to-commit latency percentiles.
+//! follow submissions), submit-to-commit latency percentiles (from each
+//! transfer's first submission), and what resubmission did.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,8 +10,14 @@ use std::sync::atomic::Ordering;
 
 use serde_json::json;
 
+use super::follow::NodeErrors;
 use super::load::Run;
+use super::retry::short;
+use super::submit::Outcome;
 use super::Plan;
+
+/// Widest rejection reason shown in the table (longer ones are cut).
+const REASON_WIDTH: usize = 40;
 
 /// Submit-to-commit latency percentiles, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -59,27 +66,47 @@ pub(crate) struct Report {
     pub window_secs: f64,
     pub latency: Latency,
     pub uncommitted: u64,
-    pub follower_error: Option<String>,
+    /// Calls that carried resubmitted transfers, and resubmitted transfers
+    /// summed over calls.
+    pub resubmit_calls: u64,
+    pub resubmitted_txs: u64,
+    /// Distinct transfers submitted more than once.
+    pub resubmitted: u64,
+    /// Whether resubmission was on.
+    pub resubmit: bool,
+    /// Per node: subscription or block-fetch failures, and the last one.
+    pub follower_errors: Vec<NodeErrors>,
 }
 
 impl Report {
-    pub fn new(plan: &Plan, nodes: usize, run: &Run, follower_error: Option<String>) -> Report {
+    pub fn new(
+        plan: &Plan,
+        nodes: usize,
+        run: &Run,
+        outcome: &Outcome,
+        follower_errors: Vec<NodeErrors>,
+    ) -> Report {
         let mut sent = Vec::new();
         let mut commits = Vec::new();
         let mut latencies = Vec::new();
-        for (s, c) in run.sent_us.iter().zip(&run.committed_us) {
-            let (s, c) = (s.load(Ordering::Relaxed), c.load(Ordering::Relaxed));
+        let (mut submitted, mut uncommitted, mut resubmitted) = (0u64, 0u64, 0u64);
+        for (log, c) in outcome.txs.iter().zip(&run.committed_us) {
+            let (s, c) = (log.first_sent_us, c.load(Ordering::Relaxed));
             if s > 0 {
                 sent.push(s);
             }
+            submitted += u64::from(log.acked_by != 0);
+            resubmitted += u64::from(log.submissions > 1);
             if c > 0 {
                 commits.push(c);
                 if s > 0 {
                     latencies.push(c.saturating_sub(s));
                 }
+            } else if log.acked_by != 0 {
+                uncommitted += 1;
             }
         }
-        let end = run.submit_end_us.load(Ordering::Relaxed);
+        let end = outcome.submit_end_us;
         let first_sent = sent.iter().copied().min().unwrap_or(end);
         let first_commit = commits.iter().copied().min().unwrap_or(end);
         let last_commit = commits.iter().copied().max().unwrap_or(end);
@@ -92,8 +119,6 @@ impl Report {
         };
         let in_window = commits.iter().filter(|&&c| c >= from && c <= to).count();
         let window_secs = to.saturating_sub(from) as f64 / 1e6;
-        let submitted = run.accepted.load(Ordering::Relaxed);
-        let committed = run.committed.load(Ordering::Relaxed);
         Report {
             offered_rate: plan.rate,
             duration_secs: plan.duration.as_secs(),
@@ -104,18 +129,37 @@ impl Report {
             signed: run.raws.len() as u64,
             submitted,
             submit_rate: rate(submitted as usize, end.saturating_sub(first_sent)),
-            rejected: run.rejected.lock().clone(),
-            committed,
+            rejected: outcome.rejected.clone(),
+            committed: commits.len() as u64,
             committed_tps: if window_secs > 0.0 {
                 in_window as f64 / window_secs
             } else {
                 0.0
             },
             window_secs,
-            uncommitted: sent.len().saturating_sub(latencies.len()) as u64,
+            uncommitted,
             latency: Latency::of(latencies),
-            follower_error,
+            resubmit_calls: outcome.resubmit_calls,
+            resubmitted_txs: outcome.resubmitted_txs,
+            resubmitted,
+            resubmit: plan.resubmit_after.is_some(),
+            follower_errors,
         }
+    }
+
+    fn follower_summary(&self) -> Vec<String> {
+        self.follower_errors
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.count > 0)
+            .map(|(n, e)| {
+                format!(
+                    "node {n}: {} failure(s), last: {}",
+                    e.count,
+                    e.last.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -140,7 +184,13 @@ impl Report {
                 "max": round1(self.latency.max),
             },
             "uncommitted": self.uncommitted,
-            "followerError": self.follower_error,
+            "resubmissions": {
+                "calls": self.resubmit_calls,
+                "txs": self.resubmitted_txs,
+            },
+            "resubmitted": self.resubmitted,
+            "resubmit": self.resubmit,
+            "followerErrors": self.follower_summary(),
         })
     }
 
@@ -179,17 +229,35 @@ impl Report {
                 ),
             ),
             ("uncommitted".into(), self.uncommitted.to_string()),
+            (
+                "resubmissions".into(),
+                if self.resubmit {
+                    format!(
+                        "{} txs in {} calls; {} distinct txs resubmitted",
+                        self.resubmitted_txs, self.resubmit_calls, self.resubmitted
+                    )
+                } else {
+                    "off (--no-resubmit)".into()
+                },
+            ),
         ];
         for (reason, n) in &self.rejected {
-            rows.push((format!("rejected: {reason}"), n.to_string()));
+            rows.push((
+                format!("rejected: {}", short(reason, REASON_WIDTH)),
+                n.to_string(),
+            ));
         }
         if self.rejected.is_empty() {
             rows.push(("rejected".into(), "0".into()));
         }
-        if let Some(e) = &self.follower_error {
-            rows.push(("follower error".into(), e.clone()));
+        for e in self.follower_summary() {
+            rows.push(("follower".into(), e));
         }
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let width = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut out = String::new();
         for (k, v) in rows {
             let _ = writeln!(out, "{k:<width$}  {v}");
@@ -228,5 +296,43 @@ mod tests {
         );
         assert_eq!(Latency::of(vec![]), Latency::default());
         assert_eq!(Latency::of(vec![7_000]).p50, 7.0);
+    }
+
+    #[test]
+    fn a_long_rejection_reason_does_not_push_the_table_out() {
+        let long = format!("rate limit: {}", "x".repeat(120));
+        let report = Report {
+            offered_rate: 10,
+            duration_secs: 1,
+            nodes: 1,
+            accounts: 1,
+            memo_bytes: 0,
+            seed: 1,
+            signed: 10,
+            submitted: 10,
+            submit_rate: 10.0,
+            rejected: [(long, 3), ("senderLimit".to_string(), 1)].into(),
+            committed: 10,
+            committed_tps: 10.0,
+            window_secs: 1.0,
+            latency: Latency::default(),
+            uncommitted: 0,
+            resubmit_calls: 1,
+            resubmitted_txs: 4,
+            resubmitted: 4,
+            resubmit: true,
+            follower_errors: Vec::new(),
+        };
+        let table = report.to_table();
+        let col = "rejected: ".len() + REASON_WIDTH + 2;
+        for line in table.lines() {
+            let chars: Vec<char> = line.chars().collect();
+            assert!(chars.len() > col, "{line:?}");
+            assert_eq!(chars[col - 2..col], [' ', ' '], "{line:?}");
+            assert_ne!(chars[col], ' ', "{line:?}");
+        }
+        assert!(table.contains("resubmissions"));
+        assert_eq!(report.to_json()["resubmissions"]["txs"], 4);
+        assert_eq!(report.to_json()["resubmitted"], 4);
     }
 }

@@ -90,6 +90,8 @@ impl RpcConfig {
                 ),
             ));
         }
+        // Every origin must be a header value; the server builds the layer again.
+        let _ = super::cors::layer(&self.cors_allowed_origins)?;
         if !(1..=10_000).contains(&self.poll_interval_ms) {
             return Err(InvalidValue::new(
                 "rpc.poll_interval_ms",

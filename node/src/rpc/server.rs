@@ -24,8 +24,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::layer::util::{Identity, Stack};
 use tower::Service;
+use tower_http::cors::CorsLayer;
 
-use super::cors::CorsLayer;
+use super::cors;
 use super::errors::{item, parse_32, parse_hash, parse_hex, rejection};
 use super::params::ParamCount;
 use super::ratelimit::{RateLimit, SubmitLimiter};
@@ -164,7 +165,10 @@ fn service_builder(
         .set_config(server_config)
         .set_http_middleware(
             tower::ServiceBuilder::new()
-                .layer(CorsLayer::new(config.cors_allowed_origins.clone()))
+                .layer(
+                    cors::layer(&config.cors_allowed_origins)
+                        .map_err(|e| RpcStartError::Config(e.to_string()))?,
+                )
                 .layer(health),
         )
         .to_service_builder())

@@ -81,12 +81,16 @@ pub async fn run(
     );
 
     let metrics = Metrics::new();
-    if let Some(listen) = config.metrics.listen {
-        let addr = crate::metrics::serve(listen, metrics.clone())
-            .await
-            .with_context(|| format!("metrics.listen {listen}"))?;
-        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
-    }
+    let metrics_server = match config.metrics.listen {
+        Some(listen) => {
+            let server = crate::metrics::serve(listen, metrics.clone())
+                .await
+                .with_context(|| format!("metrics.listen {listen}"))?;
+            tracing::info!(addr = %server.local_addr(), "serving Prometheus metrics at /metrics");
+            Some(server)
+        }
+        None => None,
+    };
 
     let mut net_config = NetworkConfig::new(
         genesis.chain_id.clone(),
@@ -168,7 +172,8 @@ pub async fn run(
         _ = stop => None,
         r = &mut driver => Some(r),
     };
-    // Orderly stop: consensus first (no half-carried-out outputs), then RPC, then the network.
+    // Orderly stop: consensus first (no half-carried-out outputs), then RPC,
+    // then the network, then metrics (scrapable until the end).
     let _ = shutdown_tx.send(true);
     let result = match outcome {
         Some(r) => r.context("consensus driver panicked")?,
@@ -178,6 +183,9 @@ pub async fn run(
     rpc_handle.stopped().await;
     network.handle.shutdown().await;
     let _ = network.task.await;
+    if let Some(server) = metrics_server {
+        server.shutdown().await;
+    }
     drop(store);
     tracing::info!("node stopped");
     result

@@ -315,6 +315,77 @@ async fn websocket_calls_and_subscriptions() {
     node.stop().await;
 }
 
+/// The next `cairn_newBlock` notification, bounded in time.
+async fn next_block(
+    blocks: &mut jsonrpsee::core::client::Subscription<cairn_rpc::NewBlock>,
+) -> cairn_rpc::NewBlock {
+    tokio::time::timeout(Duration::from_secs(20), blocks.next())
+        .await
+        .expect("no notification within 20 s")
+        .expect("the subscription ended")
+        .unwrap()
+}
+
+/// Notifications come from the committed-block channel, yet a subscriber
+/// sees every height once, in order, matching the store: across heights
+/// that reached the store unannounced (a gap, filled from the store) and
+/// across a burst of announcements far beyond the channel's capacity (the
+/// subscriber lags, and reads what it missed from the store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_sees_every_height_in_order_under_a_burst() {
+    let node = TestNode::start().await;
+    let ws = node.ws().await;
+    let mut blocks = ws
+        .subscribe::<cairn_rpc::NewBlock, _>(
+            "cairn_subscribeNewBlocks",
+            rpc_params![],
+            "cairn_unsubscribeNewBlocks",
+        )
+        .await
+        .unwrap();
+    let expect = |n: &cairn_rpc::NewBlock, height: u64| {
+        assert_eq!(n.height, height, "heights out of order");
+        let stored = node.store.block_at(Height(height)).unwrap().unwrap();
+        assert_eq!(n.hash, stored.hash());
+        assert_eq!(
+            n.state_root,
+            node.store.state_root_at(Height(height)).unwrap()
+        );
+    };
+
+    // A gap: heights 1 to 4 are never announced, 5 is.
+    for _ in 1..5 {
+        node.commit_unannounced(vec![]);
+    }
+    node.commit(vec![]);
+    for h in 1..=5 {
+        expect(&next_block(&mut blocks).await, h);
+    }
+
+    // A burst: 40 channels' worth committed, then announced back to back.
+    let burst = 40 * rpc_common::COMMITTED_CAPACITY as u64;
+    let announced: Vec<_> = (0..burst)
+        .map(|_| node.commit_unannounced(vec![]))
+        .collect();
+    for (block, state_root) in announced {
+        let _ = node
+            .committed
+            .send(cairn_node::node::driver::CommittedBlock {
+                block: std::sync::Arc::new(block),
+                state_root,
+            });
+    }
+    for h in 6..=5 + burst {
+        expect(&next_block(&mut blocks).await, h);
+    }
+    // And nothing twice: the next notification is the next block.
+    node.commit(vec![]);
+    expect(&next_block(&mut blocks).await, 6 + burst);
+    blocks.unsubscribe().await.unwrap();
+    drop(ws);
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_may_call_cross_origin() {
     let node = TestNode::start().await;

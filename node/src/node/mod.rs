@@ -115,12 +115,13 @@ pub async fn run(
         env.clone(),
     ));
     let (status_tx, status_rx) = watch::channel(NodeStatus::default());
-    let (committed_tx, _) = broadcast::channel(256);
+    let (committed_tx, _) = broadcast::channel(driver::COMMITTED_CAPACITY);
     let rpc_ctx = RpcContext {
         store: store.clone(),
         mempool: mempool.clone(),
         status: status_rx,
         genesis: Arc::new(genesis.clone()),
+        committed: committed_tx.clone(),
     };
     let (rpc_addr, rpc_handle) = crate::rpc::start(config.rpc.clone(), rpc_ctx)
         .await

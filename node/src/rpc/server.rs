@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cairn_genesis::Genesis;
 use cairn_ledger::store::StoreError;
-use cairn_ledger::{Address, Hash, Height};
+use cairn_ledger::{Address, Hash};
 use cairn_rpc::{
     AccountInfo, BlockId, BlockView, CairnApiServer, ErrorCode, GenesisInfo, HealthInfo, RawBlocks,
     StatusInfo, SubmitOutcome, TransactionInfo, TransactionProof, ValidatorInfo, ValidatorsInfo,
@@ -21,7 +21,6 @@ use jsonrpsee::server::{
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tower::layer::util::{Identity, Stack};
 use tower::Service;
 use tower_http::cors::CorsLayer;
@@ -62,7 +61,6 @@ struct CairnRpc {
     genesis_hash: Hash,
     validators: ValidatorsInfo,
     genesis_json: serde_json::Value,
-    tip: watch::Receiver<Height>,
 }
 
 /// Starts the JSON-RPC server (HTTP and WebSocket on `config.listen_addr`,
@@ -91,15 +89,12 @@ pub async fn start(
         .await
         .map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
-    let start_height = ctx.store.tip()?.map_or(Height(0), |t| t.height);
-    let (tip_tx, tip_rx) = watch::channel(start_height);
     let api = CairnRpc {
         ctx: ctx.clone(),
         config: config.clone(),
         genesis_hash,
         validators,
         genesis_json,
-        tip: tip_rx,
     };
     let (stop, handle) = stop_channel();
     let limiter = Arc::new(SubmitLimiter::new(
@@ -113,12 +108,6 @@ pub async fn start(
         stop,
         limiter,
     ));
-    subscribe::follow_tip(
-        ctx.store.clone(),
-        Duration::from_millis(config.poll_interval_ms),
-        handle.clone(),
-        tip_tx,
-    );
     tracing::info!(%addr, "JSON-RPC server listening (HTTP and WebSocket)");
     Ok((addr, handle))
 }
@@ -353,7 +342,8 @@ impl CairnApiServer for CairnRpc {
     }
 
     async fn subscribe_new_blocks(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        subscribe::new_blocks(pending, self.ctx.store.clone(), self.tip.clone()).await
+        let committed = self.ctx.committed.subscribe();
+        subscribe::new_blocks(pending, self.ctx.store.clone(), committed).await
     }
 
     async fn subscribe_transaction(
@@ -361,6 +351,7 @@ impl CairnApiServer for CairnRpc {
         pending: PendingSubscriptionSink,
         hash: String,
     ) -> SubscriptionResult {
-        subscribe::transaction(pending, self.ctx.clone(), self.tip.clone(), hash).await
+        let committed = self.ctx.committed.subscribe();
+        subscribe::transaction(pending, self.ctx.clone(), committed, hash).await
     }
 }

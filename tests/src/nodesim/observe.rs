@@ -106,8 +106,9 @@ impl Observer {
         let h = &c.block.header;
         let hash = c.block.hash();
         let mut s = self.inner.lock();
-        // Block sync applies blocks without notifications, so a gap is
-        // fine; a commit at or below the last one, or not its child, is not.
+        // Block sync notifies its blocks too, but one whose state root it
+        // could not read goes unannounced, so a gap is fine; a commit at or
+        // below the last one, or not its child, is not.
         if let Some((height, prev, _)) = s.tips.get(&node).copied() {
             let unlinked = h.height == height.next() && h.parent_hash != prev;
             if h.height <= height || unlinked {

@@ -112,7 +112,12 @@ pub enum DriverError {
     },
 }
 
-/// A block just committed, for subscribers (RPC notifications).
+/// How many committed blocks the channel to subscribers holds; one that falls
+/// further behind reads the rest from the store (see `rpc::subscribe`).
+pub const COMMITTED_CAPACITY: usize = 256;
+
+/// A block just committed (by consensus or by block sync), for subscribers
+/// (RPC notifications), in height order.
 #[derive(Clone, Debug)]
 pub struct CommittedBlock {
     /// The block.
@@ -140,7 +145,7 @@ pub struct DriverParts {
     pub metrics: Arc<Metrics>,
     /// Where the driver publishes its status.
     pub status: watch::Sender<NodeStatus>,
-    /// Committed blocks, for subscribers.
+    /// Committed blocks, for subscribers (capacity [`COMMITTED_CAPACITY`]).
     pub committed: broadcast::Sender<CommittedBlock>,
     /// Clock, executors, randomness.
     pub env: Arc<Env>,

@@ -7,18 +7,20 @@ pub mod driver;
 pub mod env;
 pub mod sync;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cairn_genesis::{build_genesis_state, Genesis, KeyFile};
+use cairn_genesis::{build_genesis_state, Genesis, GenesisState, KeyFile};
 use cairn_ledger::store::Store;
+use jsonrpsee::server::ServerHandle;
 use tokio::sync::{broadcast, watch};
 
 use crate::config::{Config, Home};
 use crate::mempool::Mempool;
-use crate::metrics::Metrics;
-use crate::network::{socket_multiaddr, Network, NetworkConfig};
+use crate::metrics::{Metrics, MetricsServer};
+use crate::network::{socket_multiaddr, Network, NetworkConfig, NetworkHandle};
 use crate::rpc::{NodeStatus, RpcContext};
 
 /// Runs the node in `home` on a new tokio runtime until SIGINT or SIGTERM.
@@ -69,11 +71,7 @@ pub async fn run(
             home.validator_key().display()
         )
     })?;
-    let store = Arc::new(
-        Store::open(&home.data())
-            .with_context(|| format!("opening the store in {}", home.data().display()))?,
-    );
-    store.init_genesis(&state.block, &state.accounts)?;
+    let store = open_store(&home, &state)?;
     let tip = store.tip()?.context("the store has no tip after genesis")?;
     tracing::info!(
         moniker = %config.moniker, chain = %genesis.chain_id, validator = %key.address(),
@@ -81,32 +79,8 @@ pub async fn run(
     );
 
     let metrics = Metrics::new();
-    let metrics_server = match config.metrics.listen {
-        Some(listen) => {
-            let server = crate::metrics::serve(listen, metrics.clone())
-                .await
-                .with_context(|| format!("metrics.listen {listen}"))?;
-            tracing::info!(addr = %server.local_addr(), "serving Prometheus metrics at /metrics");
-            Some(server)
-        }
-        None => None,
-    };
-
-    let mut net_config = NetworkConfig::new(
-        genesis.chain_id.clone(),
-        key.secret().clone(),
-        config.p2p.listen,
-    );
-    net_config.bootstrap = config
-        .p2p
-        .peers
-        .iter()
-        .map(|a| socket_multiaddr(*a))
-        .collect();
-    net_config.max_message_bytes = config.p2p.max_message_bytes;
-    let network = Network::start(net_config)
-        .await
-        .context("starting the network")?;
+    let metrics_server = start_metrics(config.metrics.listen, &metrics).await?;
+    let network = start_network(&config, &genesis, &key).await?;
 
     let env = Arc::new(env::Env::production());
     let mempool = Arc::new(Mempool::with_env(
@@ -128,31 +102,8 @@ pub async fn run(
         .context("starting the RPC server")?;
     tracing::info!(addr = %rpc_addr, "JSON-RPC on http://{rpc_addr} and ws://{rpc_addr}");
 
-    let mut consensus =
-        cairn_consensus::Config::new(state.committee.clone(), Some(key.secret().clone()));
-    consensus.base_timeout_ms = config
-        .consensus
-        .round_timeout_ms
-        .unwrap_or(genesis.consensus.round_timeout_ms);
-    consensus.max_timeout_ms = config
-        .consensus
-        .max_round_timeout_ms
-        .unwrap_or(genesis.consensus.max_round_timeout_ms);
-    consensus
-        .validate()
-        .map_err(|e| anyhow::anyhow!("consensus configuration: {e}"))?;
-    if state
-        .committee
-        .validators
-        .index_of(&key.address())
-        .is_none()
-    {
-        tracing::warn!(address = %key.address(), "this key is not a validator; following the chain without voting");
-        consensus.key = None;
-    }
-
     let parts = driver::DriverParts {
-        consensus,
+        consensus: consensus_config(&config, &genesis, &state, &key)?,
         store: store.clone(),
         app: app::App::new(
             store.clone(),
@@ -180,14 +131,107 @@ pub async fn run(
         Some(r) => r.context("consensus driver panicked")?,
         None => driver.await.context("consensus driver panicked")?,
     };
-    let _ = rpc_handle.stop();
-    rpc_handle.stopped().await;
-    network.handle.shutdown().await;
-    let _ = network.task.await;
-    if let Some(server) = metrics_server {
-        server.shutdown().await;
-    }
+    stop_services(rpc_handle, network.handle, network.task, metrics_server).await;
     drop(store);
     tracing::info!("node stopped");
     result
+}
+
+/// Stops what serves the outside, after consensus: RPC, then the network,
+/// then metrics (scrapable until the end).
+async fn stop_services(
+    rpc: ServerHandle,
+    net: NetworkHandle,
+    net_task: tokio::task::JoinHandle<()>,
+    metrics: Option<MetricsServer>,
+) {
+    let _ = rpc.stop();
+    rpc.stopped().await;
+    net.shutdown().await;
+    let _ = net_task.await;
+    if let Some(server) = metrics {
+        server.shutdown().await;
+    }
+}
+
+/// Opens the store in the home's `data/` and writes the genesis into it if
+/// it is new.
+fn open_store(home: &Home, state: &GenesisState) -> anyhow::Result<Arc<Store>> {
+    let store = Arc::new(
+        Store::open(&home.data())
+            .with_context(|| format!("opening the store in {}", home.data().display()))?,
+    );
+    store.init_genesis(&state.block, &state.accounts)?;
+    Ok(store)
+}
+
+/// Serves `/metrics` on `listen`, if set.
+async fn start_metrics(
+    listen: Option<SocketAddr>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Option<MetricsServer>> {
+    let Some(listen) = listen else {
+        return Ok(None);
+    };
+    let server = crate::metrics::serve(listen, metrics.clone())
+        .await
+        .with_context(|| format!("metrics.listen {listen}"))?;
+    tracing::info!(addr = %server.local_addr(), "serving Prometheus metrics at /metrics");
+    Ok(Some(server))
+}
+
+/// Starts the peer-to-peer network on `[p2p]`, dialling its peers.
+async fn start_network(
+    config: &Config,
+    genesis: &Genesis,
+    key: &KeyFile,
+) -> anyhow::Result<Network> {
+    let mut net_config = NetworkConfig::new(
+        genesis.chain_id.clone(),
+        key.secret().clone(),
+        config.p2p.listen,
+    );
+    net_config.bootstrap = config
+        .p2p
+        .peers
+        .iter()
+        .map(|a| socket_multiaddr(*a))
+        .collect();
+    net_config.max_message_bytes = config.p2p.max_message_bytes;
+    Network::start(net_config)
+        .await
+        .context("starting the network")
+}
+
+/// The consensus configuration: the genesis timeouts unless `[consensus]`
+/// overrides them, and no signing key if `key` is not a validator's.
+fn consensus_config(
+    config: &Config,
+    genesis: &Genesis,
+    state: &GenesisState,
+    key: &KeyFile,
+) -> anyhow::Result<cairn_consensus::Config> {
+    let mut consensus =
+        cairn_consensus::Config::new(state.committee.clone(), Some(key.secret().clone()));
+    consensus.base_timeout_ms = config
+        .consensus
+        .round_timeout_ms
+        .unwrap_or(genesis.consensus.round_timeout_ms);
+    consensus.max_timeout_ms = config
+        .consensus
+        .max_round_timeout_ms
+        .unwrap_or(genesis.consensus.max_round_timeout_ms);
+    consensus
+        .validate()
+        .map_err(|e| anyhow::anyhow!("consensus configuration: {e}"))?;
+    if state
+        .committee
+        .validators
+        .index_of(&key.address())
+        .is_none()
+    {
+        tracing::warn!(address = %key.address(), "this key is not a validator; following the chain without voting");
+        consensus.key = None;
+    }
+    Ok(consensus)
 }

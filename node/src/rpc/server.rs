@@ -30,14 +30,15 @@ use super::errors::{item, parse_32, parse_hash, parse_hex, rejection};
 use super::params::ParamCount;
 use super::ratelimit::{RateLimit, SubmitLimiter};
 use super::{query, subscribe, RpcConfig, RpcContext};
+use crate::config::InvalidValue;
 use crate::mempool::MempoolError;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RpcStartError {
-    /// A setting is out of range.
+    /// A setting is out of range (the key and why).
     #[error("invalid RPC configuration: {0}")]
-    Config(String),
+    Config(#[from] InvalidValue),
     /// The store could not be read, or holds no chain.
     #[error("cannot serve RPC: {0}")]
     Store(#[from] StoreError),
@@ -70,9 +71,7 @@ pub async fn start(
     config: RpcConfig,
     ctx: RpcContext,
 ) -> Result<(SocketAddr, ServerHandle), RpcStartError> {
-    config
-        .validate()
-        .map_err(|e| RpcStartError::Config(e.to_string()))?;
+    config.validate()?;
     let genesis_hash = ctx
         .store
         .genesis_hash()?
@@ -148,16 +147,13 @@ fn service_builder(
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .build();
-    let health = ProxyGetRequestLayer::new([("/health", "cairn_health")])
-        .map_err(|e| RpcStartError::Config(e.to_string()))?;
+    let health =
+        ProxyGetRequestLayer::new([("/health", "cairn_health")]).expect("/health is a valid path");
     Ok(Server::builder()
         .set_config(server_config)
         .set_http_middleware(
             tower::ServiceBuilder::new()
-                .layer(
-                    cors::layer(&config.cors_allowed_origins)
-                        .map_err(|e| RpcStartError::Config(e.to_string()))?,
-                )
+                .layer(cors::layer(&config.cors_allowed_origins)?)
                 .layer(health),
         )
         .to_service_builder())

@@ -22,6 +22,7 @@ use cairn_ledger::{Address, Encode, Hash, Height, QuorumCertificate, SignedTrans
 use cairn_node::audit::proofs::{verify_account_proof, verify_tx_answer, verify_tx_proof};
 use cairn_node::audit::{self, AuditError, AuditOptions, BlockSource, RpcSource, StoreSource};
 use cairn_node::mempool::{Mempool, MempoolConfig};
+use cairn_node::node::driver::CommittedBlock;
 use cairn_node::rpc::{start, NodeStatus, RpcConfig, RpcContext};
 use cairn_rpc::CairnApiClient;
 use jsonrpsee::server::ServerHandle;
@@ -35,7 +36,7 @@ struct Served {
     home: PathBuf,
     addr: SocketAddr,
     handle: ServerHandle,
-    _status: tokio::sync::watch::Sender<NodeStatus>,
+    feeds: Feeds,
     txs: Vec<SignedTransaction>,
     accounts: Vec<cairn_genesis::KeyFile>,
     builder: ChainBuilder,
@@ -57,14 +58,14 @@ fn build(home: &Path) -> (ChainBuilder, Vec<SignedTransaction>) {
     (c, all)
 }
 
-async fn serve_store(
-    store: Arc<Store>,
-    genesis: Genesis,
-) -> (
-    SocketAddr,
-    ServerHandle,
+/// What a driver would feed the server: its status, and committed blocks
+/// (the tests commit into the store and announce them here).
+type Feeds = (
     tokio::sync::watch::Sender<NodeStatus>,
-) {
+    tokio::sync::broadcast::Sender<CommittedBlock>,
+);
+
+async fn serve_store(store: Arc<Store>, genesis: Genesis) -> (SocketAddr, ServerHandle, Feeds) {
     serve_store_with(store, genesis, RpcConfig::default().max_response_body_bytes).await
 }
 
@@ -72,12 +73,9 @@ async fn serve_store_with(
     store: Arc<Store>,
     genesis: Genesis,
     max_response_body_bytes: u32,
-) -> (
-    SocketAddr,
-    ServerHandle,
-    tokio::sync::watch::Sender<NodeStatus>,
-) {
+) -> (SocketAddr, ServerHandle, Feeds) {
     let (status, status_rx) = tokio::sync::watch::channel(NodeStatus::default());
+    let (committed, _) = tokio::sync::broadcast::channel(16);
     let ctx = RpcContext {
         store,
         mempool: Arc::new(Mempool::new(
@@ -86,6 +84,7 @@ async fn serve_store_with(
         )),
         status: status_rx,
         genesis: Arc::new(genesis),
+        committed: committed.clone(),
     };
     let config = RpcConfig {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
@@ -94,20 +93,20 @@ async fn serve_store_with(
         ..RpcConfig::default()
     };
     let (addr, handle) = start(config, ctx).await.unwrap();
-    (addr, handle, status)
+    (addr, handle, (status, committed))
 }
 
 async fn fresh() -> Served {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let (builder, txs) = build(&home);
-    let (addr, handle, status) = serve_store(builder.store.clone(), builder.genesis.clone()).await;
+    let (addr, handle, feeds) = serve_store(builder.store.clone(), builder.genesis.clone()).await;
     Served {
         _dir: dir,
         home,
         addr,
         handle,
-        _status: status,
+        feeds,
         txs,
         accounts: builder.accounts.clone(),
         builder,
@@ -115,6 +114,19 @@ async fn fresh() -> Served {
 }
 
 impl Served {
+    /// Tells subscribers about `block`, just committed into the store.
+    fn announce(&self, block: &cairn_ledger::Block) {
+        let state_root = self
+            .builder
+            .store
+            .state_root_at(block.header.height)
+            .unwrap();
+        let _ = self.feeds.1.send(CommittedBlock {
+            block: Arc::new(block.clone()),
+            state_root,
+        });
+    }
+
     fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -589,7 +601,9 @@ async fn follow_prints_blocks_as_they_commit() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     let txs = node.builder.transfers(3, &mut rng);
     let b1 = node.builder.commit(txs, false);
+    node.announce(&b1);
     let b2 = node.builder.commit(vec![], false);
+    node.announce(&b2);
     let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
         .expect("follow --count 2 exits after two blocks")

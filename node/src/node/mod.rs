@@ -7,18 +7,20 @@ pub mod driver;
 pub mod env;
 pub mod sync;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cairn_genesis::{build_genesis_state, Genesis, KeyFile};
+use cairn_genesis::{build_genesis_state, Genesis, GenesisState, KeyFile};
 use cairn_ledger::store::Store;
+use jsonrpsee::server::ServerHandle;
 use tokio::sync::{broadcast, watch};
 
 use crate::config::{Config, Home};
 use crate::mempool::Mempool;
-use crate::metrics::Metrics;
-use crate::network::{socket_multiaddr, Network, NetworkConfig};
+use crate::metrics::{Metrics, MetricsServer};
+use crate::network::{socket_multiaddr, Network, NetworkConfig, NetworkHandle};
 use crate::rpc::{NodeStatus, RpcContext};
 
 /// Runs the node in `home` on a new tokio runtime until SIGINT or SIGTERM.
@@ -69,11 +71,7 @@ pub async fn run(
             home.validator_key().display()
         )
     })?;
-    let store = Arc::new(
-        Store::open(&home.data())
-            .with_context(|| format!("opening the store in {}", home.data().display()))?,
-    );
-    store.init_genesis(&state.block, &state.accounts)?;
+    let store = open_store(&home, &state)?;
     let tip = store.tip()?.context("the store has no tip after genesis")?;
     tracing::info!(
         moniker = %config.moniker, chain = %genesis.chain_id, validator = %key.address(),
@@ -81,13 +79,113 @@ pub async fn run(
     );
 
     let metrics = Metrics::new();
-    if let Some(listen) = config.metrics.listen {
-        let addr = crate::metrics::serve(listen, metrics.clone())
-            .await
-            .with_context(|| format!("metrics.listen {listen}"))?;
-        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
-    }
+    let metrics_server = start_metrics(config.metrics.listen, &metrics).await?;
+    let network = start_network(&config, &genesis, &key).await?;
 
+    let env = Arc::new(env::Env::production());
+    let mempool = Arc::new(Mempool::with_env(
+        config.mempool.clone(),
+        genesis.chain_id.clone(),
+        env.clone(),
+    ));
+    let (status_tx, status_rx) = watch::channel(NodeStatus::default());
+    let (committed_tx, _) = broadcast::channel(driver::COMMITTED_CAPACITY);
+    let rpc_ctx = RpcContext {
+        store: store.clone(),
+        mempool: mempool.clone(),
+        status: status_rx,
+        genesis: Arc::new(genesis.clone()),
+        committed: committed_tx.clone(),
+    };
+    let (rpc_addr, rpc_handle) = crate::rpc::start(config.rpc.clone(), rpc_ctx)
+        .await
+        .context("starting the RPC server")?;
+    tracing::info!(addr = %rpc_addr, "JSON-RPC on http://{rpc_addr} and ws://{rpc_addr}");
+
+    let parts = driver::DriverParts {
+        consensus: consensus_config(&config, &genesis, &state, &key)?,
+        store: store.clone(),
+        app: app::App::new(
+            store.clone(),
+            genesis.consensus.clone(),
+            genesis.chain_id.clone(),
+        ),
+        mempool,
+        net: network.handle.clone(),
+        net_events: network.events,
+        metrics,
+        status: status_tx,
+        committed: committed_tx,
+        env,
+    };
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut driver = tokio::spawn(driver::Driver::run(parts, shutdown_rx));
+    let outcome = tokio::select! {
+        _ = stop => None,
+        r = &mut driver => Some(r),
+    };
+    // Orderly stop: consensus first (no half-carried-out outputs), then RPC,
+    // then the network, then metrics (scrapable until the end).
+    let _ = shutdown_tx.send(true);
+    let result = match outcome {
+        Some(r) => r.context("consensus driver panicked")?,
+        None => driver.await.context("consensus driver panicked")?,
+    };
+    stop_services(rpc_handle, network.handle, network.task, metrics_server).await;
+    drop(store);
+    tracing::info!("node stopped");
+    result
+}
+
+/// Stops what serves the outside, after consensus: RPC, then the network,
+/// then metrics (scrapable until the end).
+async fn stop_services(
+    rpc: ServerHandle,
+    net: NetworkHandle,
+    net_task: tokio::task::JoinHandle<()>,
+    metrics: Option<MetricsServer>,
+) {
+    let _ = rpc.stop();
+    rpc.stopped().await;
+    net.shutdown().await;
+    let _ = net_task.await;
+    if let Some(server) = metrics {
+        server.shutdown().await;
+    }
+}
+
+/// Opens the store in the home's `data/` and writes the genesis into it if
+/// it is new.
+fn open_store(home: &Home, state: &GenesisState) -> anyhow::Result<Arc<Store>> {
+    let store = Arc::new(
+        Store::open(&home.data())
+            .with_context(|| format!("opening the store in {}", home.data().display()))?,
+    );
+    store.init_genesis(&state.block, &state.accounts)?;
+    Ok(store)
+}
+
+/// Serves `/metrics` on `listen`, if set.
+async fn start_metrics(
+    listen: Option<SocketAddr>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Option<MetricsServer>> {
+    let Some(listen) = listen else {
+        return Ok(None);
+    };
+    let server = crate::metrics::serve(listen, metrics.clone())
+        .await
+        .with_context(|| format!("metrics.listen {listen}"))?;
+    tracing::info!(addr = %server.local_addr(), "serving Prometheus metrics at /metrics");
+    Ok(Some(server))
+}
+
+/// Starts the peer-to-peer network on `[p2p]`, dialling its peers.
+async fn start_network(
+    config: &Config,
+    genesis: &Genesis,
+    key: &KeyFile,
+) -> anyhow::Result<Network> {
     let mut net_config = NetworkConfig::new(
         genesis.chain_id.clone(),
         key.secret().clone(),
@@ -100,29 +198,19 @@ pub async fn run(
         .map(|a| socket_multiaddr(*a))
         .collect();
     net_config.max_message_bytes = config.p2p.max_message_bytes;
-    let network = Network::start(net_config)
+    Network::start(net_config)
         .await
-        .context("starting the network")?;
+        .context("starting the network")
+}
 
-    let env = Arc::new(env::Env::production());
-    let mempool = Arc::new(Mempool::with_env(
-        config.mempool.clone(),
-        genesis.chain_id.clone(),
-        env.clone(),
-    ));
-    let (status_tx, status_rx) = watch::channel(NodeStatus::default());
-    let (committed_tx, _) = broadcast::channel(256);
-    let rpc_ctx = RpcContext {
-        store: store.clone(),
-        mempool: mempool.clone(),
-        status: status_rx,
-        genesis: Arc::new(genesis.clone()),
-    };
-    let (rpc_addr, rpc_handle) = crate::rpc::start(config.rpc.clone(), rpc_ctx)
-        .await
-        .context("starting the RPC server")?;
-    tracing::info!(addr = %rpc_addr, "JSON-RPC on http://{rpc_addr} and ws://{rpc_addr}");
-
+/// The consensus configuration: the genesis timeouts unless `[consensus]`
+/// overrides them, and no signing key if `key` is not a validator's.
+fn consensus_config(
+    config: &Config,
+    genesis: &Genesis,
+    state: &GenesisState,
+    key: &KeyFile,
+) -> anyhow::Result<cairn_consensus::Config> {
     let mut consensus =
         cairn_consensus::Config::new(state.committee.clone(), Some(key.secret().clone()));
     consensus.base_timeout_ms = config
@@ -145,40 +233,5 @@ pub async fn run(
         tracing::warn!(address = %key.address(), "this key is not a validator; following the chain without voting");
         consensus.key = None;
     }
-
-    let parts = driver::DriverParts {
-        consensus,
-        store: store.clone(),
-        app: app::App::new(
-            store.clone(),
-            genesis.consensus.clone(),
-            genesis.chain_id.clone(),
-        ),
-        mempool,
-        net: network.handle.clone(),
-        net_events: network.events,
-        metrics,
-        status: status_tx,
-        committed: committed_tx,
-        env,
-    };
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut driver = tokio::spawn(driver::Driver::run(parts, shutdown_rx));
-    let outcome = tokio::select! {
-        _ = stop => None,
-        r = &mut driver => Some(r),
-    };
-    // Orderly stop: consensus first (no half-carried-out outputs), then RPC, then the network.
-    let _ = shutdown_tx.send(true);
-    let result = match outcome {
-        Some(r) => r.context("consensus driver panicked")?,
-        None => driver.await.context("consensus driver panicked")?,
-    };
-    let _ = rpc_handle.stop();
-    rpc_handle.stopped().await;
-    network.handle.shutdown().await;
-    let _ = network.task.await;
-    drop(store);
-    tracing::info!("node stopped");
-    result
+    Ok(consensus)
 }

@@ -33,7 +33,9 @@ pub struct RpcConfig {
     /// Web origins allowed to call the API from a browser (CORS); `"*"`
     /// allows all, an empty list none.
     pub cors_allowed_origins: Vec<String>,
-    /// How often subscriptions look for newly committed blocks, in ms.
+    /// Unused: subscriptions are pushed on commit and poll nothing. Still
+    /// accepted (and range-checked) so that config files written before,
+    /// which all carry it, keep loading.
     pub poll_interval_ms: u64,
 }
 
@@ -90,6 +92,8 @@ impl RpcConfig {
                 ),
             ));
         }
+        // Every origin must be a header value; the server builds the layer again.
+        let _ = super::cors::layer(&self.cors_allowed_origins)?;
         if !(1..=10_000).contains(&self.poll_interval_ms) {
             return Err(InvalidValue::new(
                 "rpc.poll_interval_ms",

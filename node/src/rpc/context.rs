@@ -1,14 +1,15 @@
 //! What the RPC server reads: the store, the mempool, the genesis, and the
-//! consensus driver's published status.
+//! consensus driver's published status and committed blocks.
 
 use std::sync::Arc;
 
 use cairn_genesis::Genesis;
 use cairn_ledger::store::Store;
 use cairn_ledger::Round;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::mempool::Mempool;
+use crate::node::driver::CommittedBlock;
 
 /// Live facts only the consensus driver and the network know. The driver
 /// publishes a new value through a `tokio::sync::watch` channel whenever one
@@ -34,4 +35,6 @@ pub struct RpcContext {
     pub status: watch::Receiver<NodeStatus>,
     /// The chain's genesis file.
     pub genesis: Arc<Genesis>,
+    /// Every block as it commits (the driver publishes; subscriptions read).
+    pub committed: broadcast::Sender<CommittedBlock>,
 }

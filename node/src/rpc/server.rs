@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cairn_genesis::Genesis;
 use cairn_ledger::store::StoreError;
-use cairn_ledger::{Address, Hash, Height};
+use cairn_ledger::{Address, Hash};
 use cairn_rpc::{
     AccountInfo, BlockId, BlockView, CairnApiServer, ErrorCode, GenesisInfo, HealthInfo, RawBlocks,
     StatusInfo, SubmitOutcome, TransactionInfo, TransactionProof, ValidatorInfo, ValidatorsInfo,
@@ -21,23 +21,24 @@ use jsonrpsee::server::{
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tower::layer::util::{Identity, Stack};
 use tower::Service;
+use tower_http::cors::CorsLayer;
 
-use super::cors::CorsLayer;
+use super::cors;
 use super::errors::{item, parse_32, parse_hash, parse_hex, rejection};
 use super::params::ParamCount;
 use super::ratelimit::{RateLimit, SubmitLimiter};
 use super::{query, subscribe, RpcConfig, RpcContext};
+use crate::config::InvalidValue;
 use crate::mempool::MempoolError;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RpcStartError {
-    /// A setting is out of range.
+    /// A setting is out of range (the key and why).
     #[error("invalid RPC configuration: {0}")]
-    Config(String),
+    Config(#[from] InvalidValue),
     /// The store could not be read, or holds no chain.
     #[error("cannot serve RPC: {0}")]
     Store(#[from] StoreError),
@@ -61,7 +62,6 @@ struct CairnRpc {
     genesis_hash: Hash,
     validators: ValidatorsInfo,
     genesis_json: serde_json::Value,
-    tip: watch::Receiver<Height>,
 }
 
 /// Starts the JSON-RPC server (HTTP and WebSocket on `config.listen_addr`,
@@ -71,9 +71,7 @@ pub async fn start(
     config: RpcConfig,
     ctx: RpcContext,
 ) -> Result<(SocketAddr, ServerHandle), RpcStartError> {
-    config
-        .validate()
-        .map_err(|e| RpcStartError::Config(e.to_string()))?;
+    config.validate()?;
     let genesis_hash = ctx
         .store
         .genesis_hash()?
@@ -90,15 +88,12 @@ pub async fn start(
         .await
         .map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
-    let start_height = ctx.store.tip()?.map_or(Height(0), |t| t.height);
-    let (tip_tx, tip_rx) = watch::channel(start_height);
     let api = CairnRpc {
         ctx: ctx.clone(),
         config: config.clone(),
         genesis_hash,
         validators,
         genesis_json,
-        tip: tip_rx,
     };
     let (stop, handle) = stop_channel();
     let limiter = Arc::new(SubmitLimiter::new(
@@ -112,12 +107,6 @@ pub async fn start(
         stop,
         limiter,
     ));
-    subscribe::follow_tip(
-        ctx.store.clone(),
-        Duration::from_millis(config.poll_interval_ms),
-        handle.clone(),
-        tip_tx,
-    );
     tracing::info!(%addr, "JSON-RPC server listening (HTTP and WebSocket)");
     Ok((addr, handle))
 }
@@ -158,13 +147,13 @@ fn service_builder(
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .build();
-    let health = ProxyGetRequestLayer::new([("/health", "cairn_health")])
-        .map_err(|e| RpcStartError::Config(e.to_string()))?;
+    let health =
+        ProxyGetRequestLayer::new([("/health", "cairn_health")]).expect("/health is a valid path");
     Ok(Server::builder()
         .set_config(server_config)
         .set_http_middleware(
             tower::ServiceBuilder::new()
-                .layer(CorsLayer::new(config.cors_allowed_origins.clone()))
+                .layer(cors::layer(&config.cors_allowed_origins)?)
                 .layer(health),
         )
         .to_service_builder())
@@ -349,7 +338,8 @@ impl CairnApiServer for CairnRpc {
     }
 
     async fn subscribe_new_blocks(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        subscribe::new_blocks(pending, self.ctx.store.clone(), self.tip.clone()).await
+        let committed = self.ctx.committed.subscribe();
+        subscribe::new_blocks(pending, self.ctx.store.clone(), committed).await
     }
 
     async fn subscribe_transaction(
@@ -357,6 +347,7 @@ impl CairnApiServer for CairnRpc {
         pending: PendingSubscriptionSink,
         hash: String,
     ) -> SubscriptionResult {
-        subscribe::transaction(pending, self.ctx.clone(), self.tip.clone(), hash).await
+        let committed = self.ctx.committed.subscribe();
+        subscribe::transaction(pending, self.ctx.clone(), committed, hash).await
     }
 }

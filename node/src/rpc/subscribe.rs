@@ -1,103 +1,102 @@
-//! WebSocket subscriptions, fed by one task that follows the store's tip.
+//! WebSocket subscriptions, fed by the consensus driver's committed-block
+//! channel ([`RpcContext::committed`], a bounded `tokio::sync::broadcast`):
+//! a notification goes out as soon as a block commits, with no polling.
 //!
-//! The follower polls the tip (a single small read) and publishes its height
-//! through a `watch` channel; each subscription reads the blocks it has not
-//! seen yet. A slow subscriber therefore never holds up others or grows a
-//! queue: it catches up from the store, skipping to the most recent
-//! [`MAX_CATCH_UP`] blocks if it fell further behind.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! The channel holds the newest blocks for every subscriber at once, so a
+//! slow subscriber never holds up others or grows a queue of its own. When a
+//! block arrives above the next height a subscriber expects, the heights in
+//! between are read from the store (the store is the backlog): that covers a
+//! subscriber that fell further behind than the channel holds (`Lagged`: the
+//! channel then hands it its newest blocks, above the gap) and a block that
+//! reached the store unannounced. So `subscribeNewBlocks` skips no height.
 
 use cairn_ledger::store::Store;
 use cairn_ledger::{Hash, Height};
 use cairn_rpc::TxState;
 use jsonrpsee::core::{to_json_raw_value, SubscriptionResult};
-use jsonrpsee::server::{PendingSubscriptionSink, ServerHandle};
-use tokio::sync::watch;
+use jsonrpsee::server::{PendingSubscriptionSink, SubscriptionSink};
+use std::sync::Arc;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::convert::new_block;
 use super::errors::parse_hash;
 use super::query::get_transaction;
 use super::RpcContext;
+use crate::node::driver::CommittedBlock;
 
-/// Most blocks one notification round sends to a subscriber that fell behind.
-pub const MAX_CATCH_UP: u64 = 256;
-
-/// Spawns the tip follower, publishing into `tx`; it stops with the server.
-pub fn follow_tip(
-    store: Arc<Store>,
-    every: Duration,
-    server: ServerHandle,
-    tx: watch::Sender<Height>,
-) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let stopped = server.stopped();
-        tokio::pin!(stopped);
-        loop {
-            tokio::select! {
-                _ = &mut stopped => break,
-                _ = tick.tick() => {}
-            }
-            match store.tip() {
-                Ok(Some(t)) => {
-                    tx.send_if_modified(|h| {
-                        let moved = *h != t.height;
-                        *h = t.height;
-                        moved
-                    });
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "rpc: could not read the tip"),
-            }
-        }
-    });
-}
-
-/// `subscribeNewBlocks`: one notification per committed block, in order.
+/// `subscribeNewBlocks`: one notification per committed block, in order,
+/// every height from the tip at subscription time on. `committed` must have
+/// been subscribed before this is called (nothing is lost in between).
 pub async fn new_blocks(
     pending: PendingSubscriptionSink,
     store: Arc<Store>,
-    mut tip: watch::Receiver<Height>,
+    mut committed: broadcast::Receiver<CommittedBlock>,
 ) -> SubscriptionResult {
     let sink = pending.accept().await?;
-    let mut last = *tip.borrow_and_update();
+    let mut last = tip_height(&store)?;
     loop {
-        tokio::select! {
+        let next = tokio::select! {
             _ = sink.closed() => return Ok(()),
-            changed = tip.changed() => if changed.is_err() { return Ok(()) },
-        }
-        let now = *tip.borrow_and_update();
-        let from = last
-            .0
-            .saturating_add(1)
-            .max(now.0.saturating_sub(MAX_CATCH_UP - 1));
-        for h in from..=now.0 {
-            let (block, root) = match (store.block_at(Height(h)), store.state_root_at(Height(h))) {
-                (Ok(Some(b)), Ok(root)) => (b, root),
-                _ => {
-                    tracing::warn!(
-                        height = h,
-                        "rpc: committed block unreadable for subscription"
-                    );
+            next = committed.recv() => next,
+        };
+        match next {
+            Ok(c) => {
+                let height = c.block.header.height;
+                if height <= last {
                     continue;
                 }
-            };
-            sink.send(to_json_raw_value(&new_block(&block, root))?)
-                .await?;
+                send_stored(&sink, &store, last, Height(height.0 - 1)).await?;
+                sink.send(to_json_raw_value(&new_block(&c.block, c.state_root))?)
+                    .await?;
+                last = height;
+            }
+            // The channel still holds its newest blocks: the next one opens
+            // a gap, and the gap is read from the store.
+            Err(RecvError::Lagged(missed)) => tracing::debug!(
+                missed,
+                "rpc: block subscriber lagged; reading the missed blocks from the store"
+            ),
+            Err(RecvError::Closed) => return Ok(()),
         }
-        last = now;
     }
 }
 
+fn tip_height(store: &Store) -> Result<Height, cairn_ledger::store::StoreError> {
+    Ok(store.tip()?.map_or(Height(0), |t| t.height))
+}
+
+/// Notifies the blocks above `after` up to `to` from the store.
+async fn send_stored(
+    sink: &SubscriptionSink,
+    store: &Store,
+    after: Height,
+    to: Height,
+) -> SubscriptionResult {
+    for h in after.0.saturating_add(1)..=to.0 {
+        let (block, root) = match (store.block_at(Height(h)), store.state_root_at(Height(h))) {
+            (Ok(Some(b)), Ok(root)) => (b, root),
+            _ => {
+                tracing::warn!(
+                    height = h,
+                    "rpc: committed block unreadable for subscription"
+                );
+                continue;
+            }
+        };
+        sink.send(to_json_raw_value(&new_block(&block, root))?)
+            .await?;
+    }
+    Ok(())
+}
+
 /// `subscribeTransaction`: one notification when the transaction is
-/// committed (or failed), then the subscription ends.
+/// committed (or failed), then the subscription ends. It looks again after
+/// every commit (and after a lag, which may hide one). `committed` must have
+/// been subscribed before this is called.
 pub async fn transaction(
     pending: PendingSubscriptionSink,
     ctx: RpcContext,
-    mut tip: watch::Receiver<Height>,
+    mut committed: broadcast::Receiver<CommittedBlock>,
     hash: String,
 ) -> SubscriptionResult {
     let hash: Hash = match parse_hash(&hash, "hash") {
@@ -116,7 +115,7 @@ pub async fn transaction(
         }
         tokio::select! {
             _ = sink.closed() => return Ok(()),
-            changed = tip.changed() => if changed.is_err() { return Ok(()) },
+            next = committed.recv() => if let Err(RecvError::Closed) = next { return Ok(()) },
         }
     }
 }

@@ -14,15 +14,19 @@ use cairn_ledger::{
     Transaction, Vote,
 };
 use cairn_node::mempool::{Mempool, MempoolConfig};
+use cairn_node::node::driver::CommittedBlock;
 use cairn_node::rpc::{start, NodeStatus, RpcConfig, RpcContext};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::server::ServerHandle;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 pub const BALANCE: u64 = 1_000_000;
 pub const ACCOUNTS: usize = 4;
+/// The committed-block channel's capacity here: small, so that a burst of
+/// commits makes a subscriber lag (the node's is 256).
+pub const COMMITTED_CAPACITY: usize = 8;
 
 pub fn chain() -> ChainId {
     ChainId::new("cairn-rpc-test").unwrap()
@@ -33,6 +37,8 @@ pub struct TestNode {
     pub store: Arc<Store>,
     pub mempool: Arc<Mempool>,
     pub status: watch::Sender<NodeStatus>,
+    /// What the driver would publish on each commit ([`TestNode::commit`] does).
+    pub committed: broadcast::Sender<CommittedBlock>,
     pub genesis: Genesis,
     pub committee: Committee,
     pub validator: KeyFile,
@@ -71,11 +77,13 @@ impl TestNode {
         store.init_genesis(&state.block, &state.accounts).unwrap();
         let mempool = Arc::new(Mempool::new(mempool, chain()));
         let (status, status_rx) = watch::channel(NodeStatus::default());
+        let (committed, _) = broadcast::channel(COMMITTED_CAPACITY);
         let ctx = RpcContext {
             store: store.clone(),
             mempool: mempool.clone(),
             status: status_rx,
             genesis: Arc::new(genesis.clone()),
+            committed: committed.clone(),
         };
         let config = RpcConfig {
             listen_addr: "127.0.0.1:0".parse().unwrap(),
@@ -88,6 +96,7 @@ impl TestNode {
             store,
             mempool,
             status,
+            committed,
             genesis,
             committee: state.committee,
             validator: validators.into_iter().next().unwrap(),
@@ -145,8 +154,19 @@ impl TestNode {
     }
 
     /// Commits a block with `txs` on the tip (as consensus would, with one
-    /// validator's QC), then tells the mempool.
+    /// validator's QC), then tells the mempool and the subscribers.
     pub fn commit(&self, txs: Vec<SignedTransaction>) -> Block {
+        let (block, state_root) = self.commit_unannounced(txs);
+        let _ = self.committed.send(CommittedBlock {
+            block: Arc::new(block.clone()),
+            state_root,
+        });
+        block
+    }
+
+    /// [`TestNode::commit`] without the notification (as a block that
+    /// reached the store some other way): the block and its state root.
+    pub fn commit_unannounced(&self, txs: Vec<SignedTransaction>) -> (Block, cairn_ledger::Hash) {
         let tip = self.store.tip().unwrap().unwrap();
         let parent_qc = self.store.qc_at(tip.height).unwrap().unwrap();
         let header = BlockHeader {
@@ -165,9 +185,9 @@ impl TestNode {
         };
         let block = Block { header, txs };
         let qc = self.qc_for(&block);
-        self.store.commit_block(&block, &qc).unwrap();
+        let committed = self.store.commit_block(&block, &qc).unwrap();
         self.mempool.on_commit(&block.txs, &*self.store).unwrap();
-        block
+        (block, committed.state_root)
     }
 
     pub fn qc_for(&self, block: &Block) -> QuorumCertificate {

@@ -107,6 +107,10 @@ impl SimNode {
         store
             .init_genesis(&sh.state.block, &sh.state.accounts)
             .unwrap_or_else(|e| panic!("node {}: genesis: {e}", self.index));
+        match store.tip() {
+            Ok(Some(tip)) => sh.observer.started(self.index, tip.height, tip.hash),
+            other => panic!("node {}: no tip after genesis: {other:?}", self.index),
+        }
         let mempool = Arc::new(Mempool::with_env(
             mempool_config(),
             sh.genesis.chain_id.clone(),

@@ -106,13 +106,14 @@ impl Observer {
         let h = &c.block.header;
         let hash = c.block.hash();
         let mut s = self.inner.lock();
-        // Block sync applies blocks without notifications, so a gap is
-        // fine; a commit at or below the last one, or not its child, is not.
+        // Consensus and block sync both announce every block they commit
+        // (RPC subscriptions are fed from this channel), so within one life
+        // of a node each commit is the child of the last: a gap, a repeat,
+        // a step back or a block that does not extend the last is a violation.
         if let Some((height, prev, _)) = s.tips.get(&node).copied() {
-            let unlinked = h.height == height.next() && h.parent_hash != prev;
-            if h.height <= height || unlinked {
+            if h.height != height.next() || h.parent_hash != prev {
                 s.violations.push(format!(
-                    "node {node} committed height {} ({hash}) after height {height} ({prev})",
+                    "node {node} announced height {} ({hash}) after height {height} ({prev})",
                     h.height
                 ));
             }
@@ -133,10 +134,18 @@ impl Observer {
         }
     }
 
-    /// A node restarted: its next commit follows whatever its store holds
-    /// (block sync may have moved it on without commit notifications).
+    /// A node crashed: its next life starts from whatever its store holds.
     pub fn restarted(&self, node: usize) {
         self.inner.lock().tips.remove(&node);
+    }
+
+    /// Node `node` (re)started on a store whose tip is `height` (`hash`):
+    /// its first announced commit must be that block's child.
+    pub fn started(&self, node: usize, height: Height, hash: Hash) {
+        self.inner
+            .lock()
+            .tips
+            .insert(node, (height, hash, Instant::now()));
     }
 
     /// When `tx` first committed anywhere.

@@ -11,6 +11,7 @@
 //! the core is paused (its timer, its queued inputs and peers' consensus
 //! messages wait or are dropped), so the store's tip moves only by sync.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_consensus::{Consensus, Input, SafetyData};
@@ -191,14 +192,15 @@ impl Driver {
         let store = self.store.clone();
         let committee = self.committee.clone();
         let limits = self.app.params().block_limits();
-        let result = self
+        let (result, batch) = self
             .env
-            .cpu(move || sync::apply(&store, &committee, &limits, &batch))
+            .cpu(move || (sync::apply(&store, &committee, &limits, &batch), batch))
             .await;
         match result {
             Ok(0) => {}
             Ok(n) => {
                 state.applied += n;
+                self.announce_synced(*batch, n);
                 self.sync = Some(state);
                 if let Ok(Some(tip)) = self.store.tip() {
                     self.metrics.height.set(tip.height.0 as i64);
@@ -224,6 +226,23 @@ impl Driver {
             }
         }
         self.finish_sync(state).await;
+    }
+
+    /// Publishes the first `n` blocks of `batch` (just applied) to
+    /// subscribers, as a consensus commit is.
+    fn announce_synced(&self, batch: SyncBatch, n: usize) {
+        for (block, _) in batch.blocks.into_iter().take(n) {
+            match self.store.state_root_at(block.header.height) {
+                Ok(state_root) => {
+                    let _ = self.committed_tx.send(super::CommittedBlock {
+                        block: Arc::new(block),
+                        state_root,
+                    });
+                }
+                // Subscribers fill a gap from the store; nothing more to do.
+                Err(e) => tracing::warn!(error = %e, "cannot read a synced block's state root"),
+            }
+        }
     }
 
     /// Ends a sync: with blocks applied, the core restarts from the new tip;

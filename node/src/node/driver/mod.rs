@@ -112,7 +112,12 @@ pub enum DriverError {
     },
 }
 
-/// A block just committed, for subscribers (RPC notifications).
+/// How many committed blocks the channel to subscribers holds; one that falls
+/// further behind reads the rest from the store (see `rpc::subscribe`).
+pub const COMMITTED_CAPACITY: usize = 256;
+
+/// A block just committed (by consensus or by block sync), for subscribers
+/// (RPC notifications), in height order.
 #[derive(Clone, Debug)]
 pub struct CommittedBlock {
     /// The block.
@@ -140,7 +145,7 @@ pub struct DriverParts {
     pub metrics: Arc<Metrics>,
     /// Where the driver publishes its status.
     pub status: watch::Sender<NodeStatus>,
-    /// Committed blocks, for subscribers.
+    /// Committed blocks, for subscribers (capacity [`COMMITTED_CAPACITY`]).
     pub committed: broadcast::Sender<CommittedBlock>,
     /// Clock, executors, randomness.
     pub env: Arc<Env>,
@@ -201,56 +206,8 @@ impl Driver {
         parts: DriverParts,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        let DriverParts {
-            consensus,
-            store,
-            app,
-            mempool,
-            net,
-            mut net_events,
-            metrics,
-            status,
-            committed,
-            env,
-        } = parts;
-        let committee = consensus.committee.clone();
-        let core = catchup::core_from_store(&consensus, &store)?;
-        let peers_by_index = committee
-            .validators
-            .validators()
-            .iter()
-            .map(|v| crate::network::peer_id_of(&v.address))
-            .collect();
-        let (jobs_tx, mut jobs_rx) = mpsc::channel(1024);
-        let mut admitted = mempool.subscribe_admitted();
-        let mut d = Driver {
-            core,
-            key: consensus.key.clone(),
-            config: consensus,
-            committee,
-            peers_by_index,
-            store,
-            app,
-            mempool,
-            net,
-            metrics,
-            status,
-            committed_tx: committed,
-            env,
-            jobs_tx,
-            timer: None,
-            last_commit: Instant::now(),
-            last_block_ts: None,
-            probing: false,
-            sync: None,
-            held: VecDeque::new(),
-            sync_serving: Arc::new(tokio::sync::Semaphore::new(MAX_SYNC_SERVING)),
-            txs_available: None,
-            own_inputs: VecDeque::new(),
-            rejections_exported: std::collections::HashMap::new(),
-            net_exported: crate::network::NetworkStats::default(),
-            fatal: None,
-        };
+        let (mut d, mut net_events, mut jobs_rx) = Driver::from_parts(parts)?;
+        let mut admitted = d.mempool.subscribe_admitted();
         d.feed(Input::Start).await;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -287,6 +244,63 @@ impl Driver {
         }
         tracing::info!(round = %d.core.round(), "consensus driver stopped");
         Ok(())
+    }
+
+    /// The driver over `parts`, with the network's events and the job
+    /// channel's receiver for its loop.
+    fn from_parts(
+        parts: DriverParts,
+    ) -> anyhow::Result<(Driver, mpsc::Receiver<NetworkEvent>, mpsc::Receiver<Job>)> {
+        let DriverParts {
+            consensus,
+            store,
+            app,
+            mempool,
+            net,
+            net_events,
+            metrics,
+            status,
+            committed,
+            env,
+        } = parts;
+        let committee = consensus.committee.clone();
+        let core = catchup::core_from_store(&consensus, &store)?;
+        let peers_by_index = committee
+            .validators
+            .validators()
+            .iter()
+            .map(|v| crate::network::peer_id_of(&v.address))
+            .collect();
+        let (jobs_tx, jobs_rx) = mpsc::channel(1024);
+        let d = Driver {
+            core,
+            key: consensus.key.clone(),
+            config: consensus,
+            committee,
+            peers_by_index,
+            store,
+            app,
+            mempool,
+            net,
+            metrics,
+            status,
+            committed_tx: committed,
+            env,
+            jobs_tx,
+            timer: None,
+            last_commit: Instant::now(),
+            last_block_ts: None,
+            probing: false,
+            sync: None,
+            held: VecDeque::new(),
+            sync_serving: Arc::new(tokio::sync::Semaphore::new(MAX_SYNC_SERVING)),
+            txs_available: None,
+            own_inputs: VecDeque::new(),
+            rejections_exported: std::collections::HashMap::new(),
+            net_exported: crate::network::NetworkStats::default(),
+            fatal: None,
+        };
+        Ok((d, net_events, jobs_rx))
     }
 
     /// Hands `input` to the core and carries out every output; inputs the

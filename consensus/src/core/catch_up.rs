@@ -84,6 +84,20 @@ impl Consensus {
             );
         }
         let Some((_, _, message)) = best else {
+            // Nothing to hand over, yet the peer times out of a round below
+            // ours with an older QC than we hold: we entered our round by
+            // forming that QC (as its leader) and, the chain looking idle to
+            // us, proposed nothing. Our QC exists nowhere else. The peer is
+            // not idle — it still counts as pending the transactions of
+            // blocks it does not know are committed — and with a validator
+            // down it cannot form a TC without us (we are past its round).
+            // Propose anyway, idle or not: the proposal carries the QC, and
+            // next time it is what we send (found with a validator killed
+            // under load: three nodes stalled for good, `bench_resubmit`).
+            if t.round < current && t.high_qc.round < self.safety.high_qc.round {
+                self.share_qc_round = Some(current);
+                self.try_propose(out);
+            }
             return;
         };
         if self.catch_up.take(t.signer, t.round) {

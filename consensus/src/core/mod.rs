@@ -62,6 +62,9 @@ pub struct Consensus {
     voted_wanted: BTreeMap<Hash, Round>,
     /// Timeouts counted per peer, rationing the catch-up sends they trigger.
     catch_up: CatchUpBudget,
+    /// A round in which we propose even if the chain looks idle to us: a
+    /// peer behind us needs the QC only we hold (see `help_laggard`).
+    share_qc_round: Option<Round>,
     txs_available: bool,
     verified_qcs: BTreeSet<Hash>,
     /// Signers of the QCs carried by the committed root and the blocks
@@ -140,6 +143,7 @@ impl Consensus {
             wanted: BTreeMap::new(),
             voted_wanted: BTreeMap::new(),
             catch_up: CatchUpBudget::default(),
+            share_qc_round: None,
             txs_available: false,
             verified_qcs: BTreeSet::new(),
             committed_signers,

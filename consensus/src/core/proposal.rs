@@ -329,7 +329,7 @@ impl Consensus {
             self.fetch(justify.block_hash, hint, out);
             return;
         };
-        if self.is_idle() {
+        if self.is_idle() && self.share_qc_round != Some(round) {
             return;
         }
         let request = PayloadRequest {

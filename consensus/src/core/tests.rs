@@ -632,6 +632,17 @@ impl Net {
     /// undelivered rest is dropped otherwise (a long run is progress enough).
     fn run_live(&mut self, first: Vec<(usize, Input)>, live: &[usize], max_steps: usize) -> bool {
         let mut queue: VecDeque<(usize, Input)> = first.into();
+        self.run_queue(&mut queue, live, max_steps)
+    }
+
+    /// [`Net::run_live`] on a queue the caller keeps: what is still in flight
+    /// after `max_steps` stays in it.
+    fn run_queue(
+        &mut self,
+        queue: &mut VecDeque<(usize, Input)>,
+        live: &[usize],
+        max_steps: usize,
+    ) -> bool {
         let n = self.cores.len();
         for _ in 0..max_steps {
             let Some((i, input)) = queue.pop_front() else {
@@ -671,5 +682,63 @@ impl Net {
             }
         }
         false
+    }
+}
+
+/// The last QC of an idle chain is held only by the leader that formed it.
+/// If the other validators still count transactions as pending (those of
+/// the blocks that QC commits, which they do not know are committed) and one
+/// validator is down, they time out of a round the leader has left: no TC
+/// can form without it, and the leader, idle, proposed nothing that would
+/// hand them the QC. It must propose when such a timeout reaches it (found
+/// on real processes: a validator killed under load, three nodes stalled).
+#[test]
+fn an_idle_leader_hands_its_qc_to_validators_timing_out_behind_it() {
+    let mut net = Net::new(4);
+    let all = [0, 1, 2, 3];
+    let mut queue: VecDeque<(usize, Input)> = start_all(4, true).into();
+    net.run_queue(&mut queue, &all, 2_000);
+    assert!(net.commits[0].len() >= 5, "the chain runs first");
+    queue.extend((0..4).map(|i| (i, Input::TxsAvailable(false))));
+    assert!(net.run_queue(&mut queue, &all, 20_000), "then goes idle");
+    let rounds: Vec<Round> = net.cores.iter().map(|c| c.round()).collect();
+    let top = *rounds.iter().max().unwrap();
+    let leader = rounds.iter().position(|r| *r == top).unwrap();
+    let behind: Vec<usize> = (0..4).filter(|&i| rounds[i] < top).collect();
+    assert!(
+        behind.len() >= 2,
+        "the QC's leader is ahead of the others: {rounds:?}"
+    );
+    // One of those behind crashes; the others see work pending.
+    let crashed = behind[0];
+    let live: Vec<usize> = (0..4).filter(|&i| i != crashed).collect();
+    let waiting: Vec<usize> = behind[1..].to_vec();
+    let mut inputs: Vec<(usize, Input)> = waiting
+        .iter()
+        .map(|&i| (i, Input::TxsAvailable(true)))
+        .collect();
+    inputs.extend(waiting.iter().map(|&i| {
+        (
+            i,
+            Input::Timer {
+                round: net.cores[i].round(),
+            },
+        )
+    }));
+    let commits_before: Vec<usize> = net.commits.iter().map(Vec::len).collect();
+    net.run_live(inputs, &live, 5_000);
+    for &i in &waiting {
+        assert!(
+            net.cores[i].round() >= top,
+            "validator {i} is still in round {} (was {}), behind the leader's {top}: leader {leader}, crashed {crashed}",
+            net.cores[i].round(),
+            rounds[i]
+        );
+        assert!(
+            net.commits[i].len() > commits_before[i],
+            "validator {i} learnt no commit: before {commits_before:?}, after {:?}, rounds {rounds:?} -> {:?}",
+            net.commits.iter().map(Vec::len).collect::<Vec<_>>(),
+            net.cores.iter().map(|c| c.round()).collect::<Vec<_>>()
+        );
     }
 }

@@ -96,7 +96,7 @@ pub(crate) async fn prepare(
 }
 
 /// Sends `need` to each of `to` from the funder, in chunks, waiting for each
-/// chunk to commit; then waits until every node has the funding block.
+/// chunk to commit; then waits until every node has committed them.
 async fn fund(
     targets: &[Target],
     chain: &ChainId,
@@ -199,20 +199,18 @@ async fn fund(
         }
         deadline = Instant::now() + FUND_TIMEOUT;
     }
-    let height = node.client.status().await?.committed_height;
+    // Every node must hold the funding transfers, not merely the height the
+    // first node is at: that node's tip may be an empty block that only it
+    // knows committed (the leader that formed its certificate), and on a
+    // chain gone idle after funding the others would not reach it until the
+    // load starts, which waits for this.
+    let funded = first + raws.len() as u64;
     let deadline = Instant::now() + FUND_TIMEOUT;
     for t in &targets[1..] {
-        while t
-            .client
-            .status()
-            .await
-            .with_context(|| format!("cairn_status on {}", t.url))?
-            .committed_height
-            < height
-        {
+        while account(t, from).await?.nonce < funded {
             if Instant::now() > deadline {
                 bail!(
-                    "{} did not reach height {height} (the funding block) within {} s",
+                    "{} did not commit the funding transfers (account {from} below nonce {funded}) within {} s",
                     t.url,
                     FUND_TIMEOUT.as_secs()
                 );

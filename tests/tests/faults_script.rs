@@ -17,22 +17,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cairn_tests::testnet::rpc_call;
 use cairn_tests::testnet::script::{net_leftovers, Script};
+use cairn_tests::testnet::{is_root, rpc_call};
 use serde_json::{json, Value};
 
 const MIN: Duration = Duration::from_secs(60);
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 /// The testnet as `testnet.json` describes it.
 struct Net {

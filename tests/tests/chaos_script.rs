@@ -13,7 +13,8 @@
 
 use std::time::Duration;
 
-use cairn_tests::testnet::script::{is_root, Script};
+use cairn_tests::testnet::is_root;
+use cairn_tests::testnet::script::Script;
 use serde_json::Value;
 
 /// The fixed seed CI replays; its schedule is printed by the run.

@@ -17,8 +17,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cairn_tests::testnet::rpc_call;
-use cairn_tests::testnet::script::{is_root, net_leftovers, Script};
+use cairn_tests::testnet::script::{net_leftovers, Script};
+use cairn_tests::testnet::{is_root, rpc_call};
 use serde_json::{json, Value};
 
 const MIN: Duration = Duration::from_secs(60);

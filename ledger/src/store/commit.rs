@@ -186,7 +186,6 @@ impl Store {
     fn write_synced(&self, wb: WriteBatch) -> Result<()> {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
-        self.db.write_opt(wb, &wo)?;
-        Ok(())
+        self.db.write_opt(wb, &wo).map_err(|e| self.write_error(e))
     }
 }

@@ -12,7 +12,7 @@ mod keys;
 mod read;
 mod tree;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
@@ -70,9 +70,21 @@ pub(crate) mod cf {
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// RocksDB reported an error (disk full, permissions, corruption it detected).
+    /// RocksDB reported an error (permissions, corruption it detected, I/O).
     #[error("database error: {0}")]
     Db(#[from] rocksdb::Error),
+    /// A write failed because the filesystem holding the data directory has
+    /// no space left (ENOSPC), whether on the write itself (the write-ahead
+    /// log) or earlier in a background flush or compaction, after which
+    /// RocksDB refuses every write. Nothing of the failed write is kept:
+    /// each write is one atomic batch.
+    #[error("the disk holding the data directory {} is full ({message})", .path.display())]
+    DiskFull {
+        /// The data directory.
+        path: PathBuf,
+        /// RocksDB's message (it names the file it was writing).
+        message: String,
+    },
     /// A stored record did not decode: the data directory is corrupt.
     #[error("stored {what} is corrupt: {source}")]
     Corrupt {
@@ -139,6 +151,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug)]
 pub struct Store {
     db: DB,
+    /// The data directory, for errors that should name it.
+    path: PathBuf,
     read_only: bool,
     /// Every write fails once set (fault injection; never set otherwise).
     failing: std::sync::atomic::AtomicBool,
@@ -154,6 +168,7 @@ impl Store {
         let db = DB::open_cf_descriptors(&opts, path, descriptors())?;
         Ok(Store {
             db,
+            path: path.to_owned(),
             read_only: false,
             failing: Default::default(),
         })
@@ -165,6 +180,7 @@ impl Store {
         let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)?;
         Ok(Store {
             db,
+            path: path.to_owned(),
             read_only: true,
             failing: Default::default(),
         })
@@ -186,6 +202,21 @@ impl Store {
         Ok(())
     }
 
+    /// What a failed write means. RocksDB has no error code for a full
+    /// disk in its C API, only its status text: an I/O error whose subcode
+    /// reads "No space left on device" (RocksDB's `kNoSpace`, and the
+    /// OS's strerror(ENOSPC) after the file it was writing).
+    fn write_error(&self, e: rocksdb::Error) -> StoreError {
+        if e.kind() == rocksdb::ErrorKind::IOError && is_no_space(e.as_ref()) {
+            StoreError::DiskFull {
+                path: self.path.clone(),
+                message: e.into_string(),
+            }
+        } else {
+            StoreError::Db(e)
+        }
+    }
+
     /// Makes every later write fail, as a disk gone bad would (tests of the
     /// node's crash policy).
     #[cfg(feature = "fault-injection")]
@@ -200,8 +231,8 @@ impl Store {
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(true);
         self.db
-            .put_cf_opt(self.cf(cf::SAFETY), b"safety", bytes, &wo)?;
-        Ok(())
+            .put_cf_opt(self.cf(cf::SAFETY), b"safety", bytes, &wo)
+            .map_err(|e| self.write_error(e))
     }
 
     /// Stores an uncommitted block the validator is about to vote for. Not
@@ -211,8 +242,8 @@ impl Store {
         use crate::codec::Encode;
         self.writable()?;
         self.db
-            .put_cf(self.cf(cf::PENDING), block.hash().0, block.to_bytes())?;
-        Ok(())
+            .put_cf(self.cf(cf::PENDING), block.hash().0, block.to_bytes())
+            .map_err(|e| self.write_error(e))
     }
 
     /// Stored uncommitted blocks above the committed tip; deletes those at
@@ -244,7 +275,7 @@ impl Store {
             for k in stale {
                 wb.delete_cf(self.cf(cf::PENDING), k);
             }
-            self.db.write(wb)?;
+            self.db.write(wb).map_err(|e| self.write_error(e))?;
         }
         Ok(keep)
     }
@@ -253,6 +284,11 @@ impl Store {
     pub fn safety(&self) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(cf::SAFETY), b"safety")?)
     }
+}
+
+/// Whether RocksDB's status text is that of a full disk.
+fn is_no_space(message: &str) -> bool {
+    message.contains("No space left on device")
 }
 
 fn descriptors() -> Vec<ColumnFamilyDescriptor> {
@@ -274,4 +310,36 @@ fn descriptors() -> Vec<ColumnFamilyDescriptor> {
             ColumnFamilyDescriptor::new(*name, o)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RocksDB's status texts, as a full tmpfs produced them
+    /// (`tests/tests/full_disk.rs`) and as other failures read.
+    #[test]
+    fn a_full_disk_is_told_apart_from_other_write_failures() {
+        let cases = [
+            (
+                "IO error: No space left on device: While appending to file: \
+                 /tmp/n/data/000004.log: No space left on device",
+                true,
+            ),
+            (
+                "IO error: No space left on device: While open a file for appending: \
+                 /tmp/n/data/000009.sst: No space left on device",
+                true,
+            ),
+            (
+                "IO error: While open a file for appending: /tmp/n/data/000004.log: \
+                 Permission denied",
+                false,
+            ),
+            ("Corruption: block checksum mismatch", false),
+        ];
+        for (message, full) in cases {
+            assert_eq!(is_no_space(message), full, "{message}");
+        }
+    }
 }

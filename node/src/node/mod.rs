@@ -34,8 +34,11 @@ pub fn start_blocking(home: &Path) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let result = runtime.block_on(run(home, config, shutdown_signal()));
-    if let Err(e) = &result {
-        tracing::error!(error = %format!("{e:#}"), "node stopped with an error");
+    match &result {
+        // The driver logged it when it stopped.
+        Err(e) if e.downcast_ref::<driver::DriverError>().is_some() => {}
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "node stopped with an error"),
+        Ok(()) => {}
     }
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     result

@@ -1,9 +1,11 @@
 //! Multi-process testnets: real `cairn` processes on 127.0.0.1, driven over
 //! JSON-RPC. Every process started is killed when the [`Testnet`] is dropped.
-//! [`script`] drives `scripts/testnet.sh` the same way.
+//! [`script`] drives `scripts/testnet.sh` the same way; [`tmpfs`] gives a
+//! node a small disk to fill.
 
 mod rpc;
 pub mod script;
+pub mod tmpfs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub use rpc::{rpc_call, RpcError};
 use serde_json::Value;
+pub use tmpfs::is_root;
 
 /// The `cairn` binary the tests run: `$CAIRN_BIN`, or the one `cargo test`
 /// built beside the test executable (`target/<profile>/cairn`).

@@ -15,18 +15,6 @@ use std::time::{Duration, Instant};
 
 use super::cairn_bin;
 
-/// Whether this process runs as root (network namespaces need it).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// One bounded run of a command.
 #[derive(Debug)]
 pub struct Outcome {

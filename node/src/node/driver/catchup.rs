@@ -214,7 +214,7 @@ impl Driver {
             Err(sync::SyncError::Store(source)) => {
                 return self.stop(super::DriverError::Storage {
                     what: "applying synced blocks",
-                    source,
+                    cause: source,
                 });
             }
             Err(e) => {
@@ -270,7 +270,18 @@ impl Driver {
                         self.feed(input).await;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "cannot restart consensus after sync"),
+                // Rebuilding reads the store and clears stale pending blocks
+                // (a write): our disk failing is the crash policy's case, not
+                // a reason to carry on with a core behind the store's tip.
+                Err(e) => match e.downcast::<cairn_ledger::store::StoreError>() {
+                    Ok(source) => {
+                        return self.stop(super::DriverError::Storage {
+                            what: "restarting consensus after a block sync",
+                            cause: source,
+                        })
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot restart consensus after sync"),
+                },
             }
         }
         // Messages that arrived meanwhile, after anything the core queued.

@@ -98,18 +98,48 @@ impl Verdict {
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     /// A storage write failed.
+    ///
+    /// The store's error is part of the message, not a separate `source`:
+    /// the operator reads it once, in the stop line, not twice in a chain.
     #[error(
-        "storage failure while {what}: {source}. The node stopped so that nothing it signs or \
-         serves runs ahead of its disk; check the data directory's disk (free space, \
-         permissions, the system log), then start the node again: it resumes from its last \
-         complete write"
+        "storage failure while {what}: {cause}. The node stopped so that nothing it signs or \
+         serves runs ahead of its disk; {}",
+        remedy(cause)
     )]
     Storage {
         /// What the node was writing.
         what: &'static str,
         /// The store's error.
-        source: cairn_ledger::store::StoreError,
+        cause: cairn_ledger::store::StoreError,
     },
+}
+
+impl DriverError {
+    /// The one line the node logs when it stops for this error.
+    pub fn headline(&self) -> &'static str {
+        match self {
+            DriverError::Storage {
+                cause: cairn_ledger::store::StoreError::DiskFull { .. },
+                ..
+            } => "disk full: the data directory's disk has no space left; stopping the node",
+            DriverError::Storage { .. } => "storage failure; stopping the node",
+        }
+    }
+}
+
+/// What the operator does about a failed write.
+fn remedy(cause: &cairn_ledger::store::StoreError) -> &'static str {
+    match cause {
+        cairn_ledger::store::StoreError::DiskFull { .. } => {
+            "free space on that disk (or move the data directory to a larger one), then start \
+             the node again: it resumes from its last complete write, and every block and \
+             transaction it reported committed is kept"
+        }
+        _ => {
+            "check the data directory's disk (free space, permissions, the system log), then \
+             start the node again: it resumes from its last complete write"
+        }
+    }
 }
 
 /// How many committed blocks the channel to subscribers holds; one that falls
@@ -213,7 +243,7 @@ impl Driver {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if let Some(e) = d.fatal.take() {
-                tracing::error!(error = %e, "stopping the node");
+                // Logged once, by `stop`, when it happened.
                 return Err(e.into());
             }
             let deadline = d.timer.map(|(_, at)| at);

@@ -28,7 +28,7 @@ impl Driver {
                     // Continuing could sign twice after a crash: stop instead.
                     self.stop(DriverError::Storage {
                         what: "persisting consensus safety data",
-                        source,
+                        cause: source,
                     });
                 }
                 None
@@ -38,7 +38,7 @@ impl Driver {
                 if let Err(source) = self.env.blocking(|| self.store.put_pending_block(&block)) {
                     self.stop(DriverError::Storage {
                         what: "storing a block we are about to vote for",
-                        source,
+                        cause: source,
                     });
                 }
                 None
@@ -225,7 +225,7 @@ impl Driver {
             }
             Err(source) => self.stop(DriverError::Storage {
                 what: "committing a block",
-                source,
+                cause: source,
             }),
         }
     }
@@ -234,7 +234,7 @@ impl Driver {
     /// and nothing more is carried out meanwhile (see [`DriverError`]).
     pub(super) fn stop(&mut self, err: DriverError) {
         if self.fatal.is_none() {
-            tracing::error!(error = %err, "storage failure; stopping consensus");
+            tracing::error!(error = %err, "{}", err.headline());
             self.fatal = Some(err);
         }
     }

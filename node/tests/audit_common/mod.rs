@@ -35,7 +35,7 @@ pub struct ChainBuilder {
     nonces: Vec<u64>,
     prev: BlockHeader,
     prev_qc: QuorumCertificate,
-    /// Signers of the QCs carried by the last blocks, nearest first.
+    /// Signers of the certificates carried by the last blocks, nearest first.
     recent: VecDeque<Signers>,
 }
 
@@ -62,7 +62,7 @@ impl ChainBuilder {
         store.init_genesis(&state.block, &state.accounts).unwrap();
         let prev = state.block.header.clone();
         let prev_qc = QuorumCertificate::genesis(state.block.hash());
-        let recent = VecDeque::from([leader::signers(&prev.justify)]);
+        let recent = VecDeque::from([leader::signers(&prev)]);
         ChainBuilder {
             recent,
             nonces: vec![0; accounts.len()],
@@ -185,8 +185,7 @@ impl ChainBuilder {
         let block = Block { header, txs };
         let qc = self.qc_for(block.hash(), block.header.height, round);
         self.store.commit_block(&block, &qc).unwrap();
-        self.recent
-            .push_front(leader::signers(&block.header.justify));
+        self.recent.push_front(leader::signers(&block.header));
         self.recent.truncate(leader::WINDOW);
         self.prev = block.header.clone();
         self.prev_qc = qc;

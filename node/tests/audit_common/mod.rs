@@ -139,6 +139,17 @@ impl ChainBuilder {
     /// Commits a block with `txs`; with `after_timeout`, the round before it
     /// timed out and the block carries that round's TC.
     pub fn commit(&mut self, txs: Vec<SignedTransaction>, after_timeout: bool) -> Block {
+        self.commit_by(txs, after_timeout, None)
+    }
+
+    /// [`ChainBuilder::commit`], with the block proposed (and certified) as
+    /// if by validator `proposer` instead of the round's leader, if given.
+    pub fn commit_by(
+        &mut self,
+        txs: Vec<SignedTransaction>,
+        after_timeout: bool,
+        proposer: Option<u16>,
+    ) -> Block {
         let p = &self.prev;
         let mut round = p.round.next();
         let timeout_cert = if after_timeout {
@@ -167,7 +178,8 @@ impl ChainBuilder {
             p.state_height
         };
         let vals = &self.state.committee.validators;
-        let proposer = leader::proposer(vals, round, self.prev_qc.round, &self.recent);
+        let proposer = proposer
+            .unwrap_or_else(|| leader::proposer(vals, round, self.prev_qc.round, &self.recent));
         let header = BlockHeader {
             chain_id: chain(),
             height: p.height.next(),

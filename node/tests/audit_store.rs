@@ -191,6 +191,25 @@ fn tx_offset(block: &Block, i: usize) -> usize {
             .sum::<usize>()
 }
 
+/// The auditor re-derives leaders from the TCs in the chain, not only the
+/// QCs: block 9 carries a TC validator 2 did not sign, so round 11 after it
+/// rotates over 0, 1, 3 (validator 3), where the QCs alone (all signed by
+/// 0, 1, 2) would give validator 2. A block 10 from validator 2 is refused.
+#[test]
+fn a_proposer_ruled_out_by_a_timeout_certificate_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    {
+        let mut c = ChainBuilder::new(&home, 4);
+        for h in 1..=9 {
+            c.commit(vec![], h == 9);
+        }
+        let b = c.commit_by(vec![], false, Some(2));
+        assert_eq!((b.header.height, b.header.round), (Height(10), Round(11)));
+    }
+    expect_failure(&home, 10, "proposer");
+}
+
 #[test]
 fn intact_store_audits_clean_and_from_a_height() {
     let f = Fixture::new();

@@ -67,9 +67,9 @@ pub struct Consensus {
     share_qc_round: Option<Round>,
     txs_available: bool,
     verified_qcs: BTreeSet<Hash>,
-    /// Signers of the QCs carried by the committed root and the blocks
-    /// below it, nearest first (at most [`leader::WINDOW`]): the part of a
-    /// parent's ancestry the tree no longer holds, for leader election.
+    /// Signers of the certificates carried by the committed root and the
+    /// blocks below it, nearest first (at most [`leader::WINDOW`]): the part
+    /// of a parent's ancestry the tree no longer holds, for leader election.
     committed_signers: VecDeque<Signers>,
 }
 
@@ -113,7 +113,7 @@ impl Consensus {
         if let Some(tc) = &safety.high_tc {
             pacemaker.restore_tc(tc.clone());
         }
-        let committed_signers = VecDeque::from([leader::signers(&committed.header.justify)]);
+        let committed_signers = VecDeque::from([leader::signers(&committed.header)]);
         let mut tree = BlockTree::new(committed);
         tree.record_cert(&committed_cert);
         pending.sort_by_key(|b| b.header.height);
@@ -150,14 +150,14 @@ impl Consensus {
         }
     }
 
-    /// Gives a restored core the QCs carried by the committed blocks below
-    /// its root (`justifies`, nearest first: the root's parent's, then its
-    /// parent's, ...), which leader election reads (see [`crate::leader`]).
-    /// Without them a restarted validator may disagree about leaders until
-    /// [`leader::WINDOW`] more blocks commit.
-    pub fn with_committed_history(mut self, justifies: &[QuorumCertificate]) -> Consensus {
-        for qc in justifies.iter().take(leader::WINDOW.saturating_sub(1)) {
-            self.committed_signers.push_back(leader::signers(qc));
+    /// Gives a restored core the headers of the committed blocks below its
+    /// root (`below`, nearest first: the root's parent, then its parent,
+    /// ...), whose certificates leader election reads (see
+    /// [`crate::leader`]). Without them a restarted validator may disagree
+    /// about leaders until [`leader::WINDOW`] more blocks commit.
+    pub fn with_committed_history(mut self, below: &[BlockHeader]) -> Consensus {
+        for header in below.iter().take(leader::WINDOW.saturating_sub(1)) {
+            self.committed_signers.push_back(leader::signers(header));
         }
         self
     }
@@ -286,7 +286,7 @@ impl Consensus {
         let root = self.tree.root().hash();
         while cursor != root && recent.len() < leader::WINDOW {
             let block = self.tree.block(&cursor)?;
-            recent.push(leader::signers(&block.header.justify));
+            recent.push(leader::signers(&block.header));
             cursor = block.header.parent_hash;
         }
         recent.extend(self.committed_signers.iter().cloned());
@@ -322,11 +322,12 @@ impl Consensus {
         self.config.committee.validators.leader(round)
     }
 
-    /// Records the QCs of newly committed blocks (oldest first) for leader election.
+    /// Records the certificates of newly committed blocks (oldest first) for
+    /// leader election.
     fn remember_committed(&mut self, blocks: &[Block]) {
         for b in blocks {
             self.committed_signers
-                .push_front(leader::signers(&b.header.justify));
+                .push_front(leader::signers(&b.header));
         }
         self.committed_signers.truncate(leader::WINDOW);
     }

@@ -14,6 +14,12 @@ struct Net {
     cores: Vec<Consensus>,
     commits: Vec<Vec<Hash>>,
     outputs: Vec<Vec<Output>>,
+    /// `(validator, commits)`: the validator crashes (its inputs are
+    /// dropped) once validator 0 has committed that many blocks.
+    crash: Option<(usize, usize)>,
+    /// Broadcasts reach the highest index first (by default the lowest
+    /// first, and validator 3's votes are never among a QC's first three).
+    reverse_broadcasts: bool,
 }
 
 impl Net {
@@ -26,6 +32,8 @@ impl Net {
             cores,
             commits: vec![Vec::new(); n],
             outputs: vec![Vec::new(); n],
+            crash: None,
+            reverse_broadcasts: false,
         }
     }
 
@@ -626,6 +634,52 @@ fn a_crashed_validator_stops_costing_timeouts() {
     );
 }
 
+/// Leader reputation learns from timeout certificates: validator 3 crashes
+/// in a running chain. The round whose votes go to it (and, if it is next in
+/// plain rotation, the round after) time out, into TCs it cannot sign; from
+/// the block carrying such a TC on, rounds entered by a QC skip it — the TC
+/// shows it was not alive, and the QCs formed since do not hold its vote —
+/// so the crash costs one stall and never another. When only QCs counted,
+/// it stayed active until four blocks certified without it existed and was
+/// elected again meanwhile: a second stall (and more timeouts) followed.
+#[test]
+fn a_crash_costs_one_stall_not_several() {
+    let mut net = Net::new(4);
+    net.crash = Some((3, 20));
+    net.reverse_broadcasts = true; // 3's votes reach QCs: it leads
+    let all = [0usize, 1, 2, 3];
+    let mut inputs: Vec<(usize, Input)> = all.iter().map(|&i| (i, Input::Start)).collect();
+    inputs.extend(all.iter().map(|&i| (i, Input::TxsAvailable(true))));
+    let (mut stalls, mut timeouts) = (0, 0);
+    let mut stalled_at = None;
+    for _ in 0..40 {
+        if net.run_live(std::mem::take(&mut inputs), &all, 50_000) {
+            // Stuck: every live validator's timer fires.
+            let live = [0usize, 1, 2];
+            let round = live.iter().map(|&i| net.cores[i].round()).max().unwrap();
+            timeouts += 1;
+            let commits = net.commits[0].len();
+            if stalled_at != Some(commits) {
+                stalls += 1; // commits since the last timeout: a new stall
+            }
+            stalled_at = Some(commits);
+            inputs = live.iter().map(|&i| (i, Input::Timer { round })).collect();
+        } else {
+            break; // 50,000 steps without getting stuck
+        }
+    }
+    assert!(
+        net.commits[0].len() >= 200,
+        "the three live validators commit: {}",
+        net.commits[0].len()
+    );
+    assert_eq!(
+        (stalls, timeouts <= 2),
+        (1, true),
+        "the crash cost {stalls} stalls and {timeouts} round timeouts"
+    );
+}
+
 impl Net {
     /// Delivers outputs, dropping inputs to validators outside `live`.
     /// Returns true if it stopped because nothing was left to deliver; the
@@ -648,14 +702,21 @@ impl Net {
             let Some((i, input)) = queue.pop_front() else {
                 return true;
             };
-            if !live.contains(&i) {
+            let crashed = self
+                .crash
+                .is_some_and(|(c, after)| c == i && self.commits[0].len() >= after);
+            if !live.contains(&i) || crashed {
                 continue;
             }
             for o in self.cores[i].handle(input) {
                 self.outputs[i].push(o.clone());
                 match o {
                     Output::Broadcast(m) => {
-                        for j in (0..n).filter(|j| *j != i) {
+                        let mut to: Vec<usize> = (0..n).filter(|j| *j != i).collect();
+                        if self.reverse_broadcasts {
+                            to.reverse();
+                        }
+                        for j in to {
                             queue.push_back((j, Input::Message(m.clone())));
                         }
                     }

@@ -58,7 +58,8 @@ struct Start {
     prev: Prev,
     first: Height,
     replay_to: Height,
-    /// Signers of the QCs carried by the blocks before `first`, nearest first.
+    /// Signers of the certificates carried by the blocks before `first`,
+    /// nearest first.
     recent: VecDeque<Signers>,
 }
 
@@ -180,7 +181,7 @@ fn start_state(
             },
             first: Height(1),
             replay_to,
-            recent: VecDeque::from([leader::signers(&genesis.block.header.justify)]),
+            recent: VecDeque::from([leader::signers(&genesis.block.header)]),
         })
     };
     if from == Height(0) {
@@ -230,7 +231,7 @@ fn start_state(
     })
 }
 
-/// The signers of the QCs carried by the `--from` anchor and the blocks
+/// The signers of the certificates (QC, TC) carried by the `--from` anchor and the blocks
 /// just below it (leader election reads them, `cairn_consensus::leader`),
 /// each block tied to the anchor by its hash.
 fn ancestry_signers(
@@ -238,7 +239,7 @@ fn ancestry_signers(
     anchor: &BlockHeader,
     from: Height,
 ) -> Result<VecDeque<Signers>, AuditError> {
-    let mut recent = VecDeque::from([leader::signers(&anchor.justify)]);
+    let mut recent = VecDeque::from([leader::signers(anchor)]);
     let low = Height(from.0.saturating_sub(leader::WINDOW as u64 - 1).max(1));
     if low >= from {
         return Ok(recent);
@@ -255,7 +256,7 @@ fn ancestry_signers(
             )
             .into());
         }
-        recent.push_back(leader::signers(&f.block.header.justify));
+        recent.push_back(leader::signers(&f.block.header));
         want = f.block.header.parent_hash;
     }
     Ok(recent)
@@ -319,7 +320,8 @@ fn window_size(window: &[FetchResult]) -> u64 {
 struct Walk<'a> {
     state: &'a mut AuditState,
     committee: &'a Committee,
-    /// Signers of the QCs carried by the blocks before `next`, nearest first.
+    /// Signers of the certificates carried by the blocks before `next`,
+    /// nearest first.
     recent: VecDeque<Signers>,
     prev: Prev,
     /// The height of the next block, counted by the walk itself: never
@@ -374,7 +376,7 @@ impl Walk<'_> {
         let h = &c.fetched.block.header;
         sequential_checks(height, &c.fetched.block, &self.prev, self.state)?;
         proposer_check(height, h, self.committee, &self.recent)?;
-        self.recent.push_front(leader::signers(&h.justify));
+        self.recent.push_front(leader::signers(h));
         self.recent.truncate(leader::WINDOW);
         let (receipts, root) = self
             .state
@@ -426,7 +428,8 @@ fn height_mismatch(want: Height, f: &Fetched, why: &str) -> Discrepancy {
 }
 
 /// The proposer is the leader of the block's round after its parent: the
-/// consensus rule (`cairn_consensus::leader`), from the QCs in the chain.
+/// consensus rule (`cairn_consensus::leader`), from the QCs and TCs in the
+/// chain.
 fn proposer_check(
     height: Height,
     h: &BlockHeader,

@@ -35,7 +35,7 @@ pub struct ChainBuilder {
     nonces: Vec<u64>,
     prev: BlockHeader,
     prev_qc: QuorumCertificate,
-    /// Signers of the QCs carried by the last blocks, nearest first.
+    /// Signers of the certificates carried by the last blocks, nearest first.
     recent: VecDeque<Signers>,
 }
 
@@ -62,7 +62,7 @@ impl ChainBuilder {
         store.init_genesis(&state.block, &state.accounts).unwrap();
         let prev = state.block.header.clone();
         let prev_qc = QuorumCertificate::genesis(state.block.hash());
-        let recent = VecDeque::from([leader::signers(&prev.justify)]);
+        let recent = VecDeque::from([leader::signers(&prev)]);
         ChainBuilder {
             recent,
             nonces: vec![0; accounts.len()],
@@ -139,6 +139,17 @@ impl ChainBuilder {
     /// Commits a block with `txs`; with `after_timeout`, the round before it
     /// timed out and the block carries that round's TC.
     pub fn commit(&mut self, txs: Vec<SignedTransaction>, after_timeout: bool) -> Block {
+        self.commit_by(txs, after_timeout, None)
+    }
+
+    /// [`ChainBuilder::commit`], with the block proposed (and certified) as
+    /// if by validator `proposer` instead of the round's leader, if given.
+    pub fn commit_by(
+        &mut self,
+        txs: Vec<SignedTransaction>,
+        after_timeout: bool,
+        proposer: Option<u16>,
+    ) -> Block {
         let p = &self.prev;
         let mut round = p.round.next();
         let timeout_cert = if after_timeout {
@@ -167,7 +178,8 @@ impl ChainBuilder {
             p.state_height
         };
         let vals = &self.state.committee.validators;
-        let proposer = leader::proposer(vals, round, self.prev_qc.round, &self.recent);
+        let proposer = proposer
+            .unwrap_or_else(|| leader::proposer(vals, round, self.prev_qc.round, &self.recent));
         let header = BlockHeader {
             chain_id: chain(),
             height: p.height.next(),
@@ -185,8 +197,7 @@ impl ChainBuilder {
         let block = Block { header, txs };
         let qc = self.qc_for(block.hash(), block.header.height, round);
         self.store.commit_block(&block, &qc).unwrap();
-        self.recent
-            .push_front(leader::signers(&block.header.justify));
+        self.recent.push_front(leader::signers(&block.header));
         self.recent.truncate(leader::WINDOW);
         self.prev = block.header.clone();
         self.prev_qc = qc;

@@ -26,7 +26,8 @@ use std::collections::BTreeMap;
 
 use cairn_consensus::{Config, Consensus, Input, SafetyData};
 use cairn_ledger::{
-    Block, ChainId, Committee, Hash, QuorumCertificate, Round, SecretKey, Validator, ValidatorSet,
+    Block, BlockHeader, ChainId, Committee, Hash, QuorumCertificate, Round, SecretKey, Validator,
+    ValidatorSet,
 };
 use cairn_ledger::{Decode, Encode};
 use rand::{Rng, SeedableRng};
@@ -447,12 +448,13 @@ impl Sim {
             Consensus::new(config, tip)
         } else {
             let pending = n.pending_blocks.values().cloned().collect();
-            // The QCs below the tip, for leader election (as the node reads its store).
-            let history: Vec<QuorumCertificate> = n.committed[..n.committed.len() - 1]
+            // The headers below the tip, for leader election (as the node
+            // reads its store).
+            let history: Vec<BlockHeader> = n.committed[..n.committed.len() - 1]
                 .iter()
                 .rev()
                 .take(cairn_consensus::leader::WINDOW)
-                .map(|(b, _)| b.header.justify.clone())
+                .map(|(b, _)| b.header.clone())
                 .collect();
             Consensus::restore(config, persisted, tip, cert, pending)
                 .with_committed_history(&history)

@@ -294,21 +294,30 @@ impl Sim {
     }
 
     /// The leader of `round + 1` after a block of `round` carrying `node`'s
-    /// high QC: where that block's votes go. The same rule as
-    /// `Consensus::leader_after` on that block, which does not exist yet.
+    /// high QC and, if that QC is not for `round - 1`, its TC for `round - 1`
+    /// (what the node would propose): where that block's votes go. The same
+    /// rule as `Consensus::leader_after` on that block, which does not exist yet.
     fn next_leader_seen_by(&self, node: NodeId, round: Round) -> u16 {
         let n = &self.nodes[node];
         let Some(core) = &n.core else {
             return self.committee.validators.leader(round.next());
         };
         let hqc = core.high_qc();
-        let mut recent = vec![leader::signers(hqc)];
+        let tc = core
+            .safety_data()
+            .high_tc
+            .as_ref()
+            .filter(|tc| hqc.round.next() != round && tc.round.next() == round);
+        let mut recent = vec![leader::Signers {
+            qc: hqc.signatures.iter().map(|(i, _)| *i).collect(),
+            tc: tc.map(|tc| tc.signatures.iter().map(|(i, _, _)| *i).collect()),
+        }];
         let mut cursor = hqc.block_hash;
         while recent.len() < leader::WINDOW {
             let Some(b) = n.find_block(&cursor) else {
                 break;
             };
-            recent.push(leader::signers(&b.header.justify));
+            recent.push(leader::signers(&b.header));
             if b.header.height.0 == 0 {
                 break;
             }

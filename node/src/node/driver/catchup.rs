@@ -64,7 +64,7 @@ pub(super) fn core_from_store(
         .take(cairn_consensus::leader::WINDOW)
     {
         match store.block_at(Height(h))? {
-            Some(b) => history.push(b.header.justify),
+            Some(b) => history.push(b.header),
             None => break,
         }
     }

@@ -129,28 +129,20 @@ fn reaches(metric: impl Fn() -> u64, at_least: u64, what: &str) {
     }
 }
 
-/// A free port on 127.0.0.1 (bound, then released for the node to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Serves node `i`'s metrics on a free port; returns `host:port`.
-fn enable_metrics(net: &Testnet, i: usize) -> String {
-    let addr = format!("127.0.0.1:{}", free_port());
+/// Where node `i` serves its metrics (`cairn testnet` writes `[metrics]
+/// listen` into every home); returns `host:port`.
+fn metrics_addr(net: &Testnet, i: usize) -> String {
     let path = net.nodes[i].home.join("config.toml");
     let config = std::fs::read_to_string(&path).unwrap();
-    let line = format!("listen = \"{addr}\"");
-    let config = if config.contains("[metrics]\n") {
-        config.replacen("[metrics]\n", &format!("[metrics]\n{line}\n"), 1)
-    } else {
-        format!("{config}\n[metrics]\n{line}\n")
-    };
-    std::fs::write(&path, config).unwrap();
-    addr
+    let section = config
+        .split("[metrics]")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{} has no [metrics] section", path.display()));
+    section
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("listen = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("{} has no [metrics] listen", path.display()))
 }
 
 /// Keeps submitting transfers (to nodes 1..3, round-robin) until stopped;
@@ -270,7 +262,7 @@ impl HostileRef {
 #[test]
 fn a_hostile_peer_is_penalised_and_banned_while_the_chain_commits() {
     let mut net = Testnet::generate(4, 400);
-    let metrics_addr = enable_metrics(&net, 0);
+    let metrics_addr = metrics_addr(&net, 0);
     net.start_all();
     net.wait_for("all nodes to answer", Duration::from_secs(30), |net| {
         (0..4).all(|i| height(net, i).is_some()).then_some(())

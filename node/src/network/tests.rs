@@ -634,8 +634,22 @@ async fn a_full_event_queue_sheds_gossip_and_refuses_requests_without_stalling()
             }
         }
     });
+    // Gossip still in flight may take the one free slot for a moment, so a
+    // `Busy` answer is retried, as its message asks; a node that stayed
+    // stuck would time this out.
     let fetch = Request::FetchBlock { hash: Hash::ZERO };
-    let answer = bounded("served", peer.handle.request(victim_id, fetch)).await;
+    let served = async {
+        loop {
+            match peer.handle.request(victim_id, fetch.clone()).await {
+                Err(NetError::Refused {
+                    code: ErrorCode::Busy,
+                    ..
+                }) => tokio::time::sleep(Duration::from_millis(50)).await,
+                answer => return answer,
+            }
+        }
+    };
+    let answer = bounded("served", served).await;
     assert_eq!(answer, Ok(Response::Block(None)));
 
     stop(peer).await;

@@ -26,14 +26,27 @@
 //! they vote for, which is the leader the next proposal (extending that
 //! block) is checked against.
 //!
-//! Only a round entered by a QC for the previous round goes by reputation
-//! ([`proposer`]). A round entered by a timeout certificate goes by plain
-//! rotation: the validators entering it may hold different highest QCs (one
-//! may have learnt a higher QC than the TC carries), and if the round's
-//! leader depended on which parent it extends, they could disagree about
-//! who leads it — nobody might propose, or two might, splitting the votes.
-//! The block shows which case applies (its `justify` is or is not for the
-//! previous round), so every holder of the block still reaches one answer.
+//! A round whose proposal's `justify` is at most [`REPUTATION_GAP`] (2)
+//! rounds back goes by reputation ([`proposer`]): the round entered by a QC
+//! for the previous round, and the first round after a single timeout.
+//! Later rounds (two or more rounds in a row timed out since the justify's)
+//! go by plain rotation. The block shows which case applies (its round and
+//! its `justify`'s), so every holder of the block reaches one answer.
+//!
+//! Why the first round after a timeout goes by reputation too: with one
+//! validator of four down or cut off, a single lost vote times a round
+//! out, and under plain rotation the next round is the dead validator's
+//! turn a quarter of the time — a second timeout, with back-off, about 3 s
+//! with no commits where one timeout (1 s) should cost. The validators
+//! entering that round by a TC nearly always hold the same highest QC (the
+//! TC carries its highest), so they agree on its parent and on who leads;
+//! where they do not (one learnt a higher QC the TC does not carry), the
+//! old rule disagreed as well (that node's round is QC-entered and went by
+//! reputation while the others went by rotation), and the parents' windows
+//! differ by a block, so the active sets nearly always agree anyway. If
+//! that round also fails, the rounds after it go by plain rotation, which
+//! no certificate influences, so a chain that keeps timing out still
+//! reaches every validator's turn.
 //!
 //! Safety does not depend on who leads: an honest validator votes at most
 //! once per round, for a block that passes the voting rule, whoever
@@ -94,12 +107,25 @@ pub fn proposer<'a>(
     justify_round: Round,
     recent: impl IntoIterator<Item = &'a Signers>,
 ) -> u16 {
-    if justify_round.next() == round {
+    if by_reputation(round, justify_round) {
         elect(vals, round, recent)
     } else {
         vals.leader(round)
     }
 }
+
+/// Whether a block of `round` whose `justify` is for `justify_round` has its
+/// proposer elected by reputation ([`elect`]) rather than plain rotation:
+/// when at most one round since the justify's timed out (see the module
+/// doc).
+pub fn by_reputation(round: Round, justify_round: Round) -> bool {
+    round.0.saturating_sub(justify_round.0) <= REPUTATION_GAP
+}
+
+/// The largest gap between a block's round and its justify's round for
+/// which the proposer goes by reputation: 1 is a round entered by a QC,
+/// 2 the first round after a single timeout.
+pub const REPUTATION_GAP: u64 = 2;
 
 /// The leader of `round` given the [`Signers`] of the parent block and its
 /// ancestors, nearest first (at most [`WINDOW`] are read).
@@ -246,17 +272,22 @@ mod tests {
         assert_eq!(signers(&header), t(&[], &[0, 2, 3]));
     }
 
-    /// After a timeout the round goes by plain rotation, whatever the chain:
-    /// nodes entering it by a TC may hold different highest QCs.
+    /// The first round after a single timeout goes by reputation; after two
+    /// or more timed-out rounds in a row, by plain rotation, whatever the
+    /// chain.
     #[test]
-    fn rounds_after_a_timeout_go_by_plain_rotation() {
+    fn rounds_after_two_timeouts_go_by_plain_rotation() {
         let (committee, _, _) = testutil::committee(4);
         let vals = &committee.validators;
         let only_0_1_2 = vec![q(&[0, 1, 2]); 4];
         // Round 7 after a QC of round 6: reputation skips validator 3.
         assert_eq!(proposer(vals, Round(7), Round(6), &only_0_1_2), 1);
-        // Round 7 after a TC (justify of round 5): plain rotation, validator 3.
-        assert_eq!(proposer(vals, Round(7), Round(5), &only_0_1_2), 3);
-        assert_eq!(proposer(vals, Round(7), Round(5), &Vec::new()), 3);
+        // Round 7 after one timeout (justify of round 5): still reputation.
+        assert_eq!(proposer(vals, Round(7), Round(5), &only_0_1_2), 1);
+        // Round 7 after two timeouts (justify of round 4): plain rotation.
+        assert_eq!(proposer(vals, Round(7), Round(4), &only_0_1_2), 3);
+        assert_eq!(proposer(vals, Round(7), Round(4), &Vec::new()), 3);
+        // Round 8 after two timeouts: plain rotation gives validator 0.
+        assert_eq!(proposer(vals, Round(8), Round(5), &only_0_1_2), 0);
     }
 }

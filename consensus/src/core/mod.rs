@@ -44,7 +44,8 @@ pub struct Consensus {
     tree: BlockTree,
     votes: VoteCollector,
     timeouts: TimeoutCollector,
-    /// Proposals seen per round (at most two: the first and one equivocation).
+    /// Proposals seen per round: per proposer its first and one equivocation,
+    /// at most [`proposal::MAX_PROPOSALS_PER_ROUND`] in all.
     proposals: BTreeMap<Round, Vec<(Hash, BlockHeader, Signature)>>,
     /// Blocks handed to the application and not yet judged.
     awaiting_validation: BTreeSet<Hash>,
@@ -302,7 +303,7 @@ impl Consensus {
     /// after a QC for the previous round (`None` if the parent is not in the
     /// tree), by plain rotation after a timeout.
     pub fn leader_of(&self, round: Round, justify: &QuorumCertificate) -> Option<u16> {
-        if justify.round.next() == round {
+        if leader::by_reputation(round, justify.round) {
             self.leader_after(round, &justify.block_hash)
         } else {
             Some(self.config.committee.validators.leader(round))

@@ -8,6 +8,10 @@ use crate::error::ConsensusError;
 use crate::output::{Evidence, Output, PayloadRequest};
 use crate::safety::{self, VoteDecision};
 
+/// Proposals recorded per round: room for the few leaders validators with
+/// different highest QCs can find after a timeout, and an equivocation.
+pub(super) const MAX_PROPOSALS_PER_ROUND: usize = 4;
+
 fn malformed(reason: &'static str) -> ConsensusError {
     ConsensusError::Malformed {
         what: "proposal",
@@ -44,18 +48,25 @@ impl Consensus {
                 return;
             }
             // Record it for equivocation detection (the signature is verified).
+            // Two proposers of one round are not an equivocation: validators
+            // holding different highest QCs after a timeout may each find a
+            // different leader (`crate::leader`), and both blocks are valid.
             let seen = self.proposals.entry(h.round).or_default();
             if seen.iter().any(|(x, _, _)| *x == hash) {
                 return; // duplicate
             }
-            if let Some((_, first, sig)) = seen.first() {
+            let mut own = seen.iter().filter(|(_, x, _)| x.proposer == h.proposer);
+            if let Some((_, first, sig)) = own.next() {
                 out.push(Output::Equivocation(Evidence::Proposals {
                     first: Box::new((first.clone(), *sig)),
                     second: Box::new((h.clone(), p.signature)),
                 }));
-                if seen.len() >= 2 {
-                    return;
+                if own.next().is_some() {
+                    return; // its first and one equivocation are kept
                 }
+            }
+            if seen.len() >= MAX_PROPOSALS_PER_ROUND {
+                return;
             }
             seen.push((hash, h.clone(), p.signature));
         }

@@ -20,6 +20,8 @@ struct Net {
     /// Broadcasts reach the highest index first (by default the lowest
     /// first, and validator 3's votes are never among a QC's first three).
     reverse_broadcasts: bool,
+    /// Every vote of this round is lost.
+    lose_votes_of: Option<Round>,
 }
 
 impl Net {
@@ -34,6 +36,7 @@ impl Net {
             outputs: vec![Vec::new(); n],
             crash: None,
             reverse_broadcasts: false,
+            lose_votes_of: None,
         }
     }
 
@@ -680,6 +683,54 @@ fn a_crash_costs_one_stall_not_several() {
     );
 }
 
+/// With one validator of four down, every live vote is needed: a round
+/// whose votes are lost times out. The next round is its TC's, and under
+/// plain rotation it was the dead validator's turn a quarter of the time —
+/// a second timeout, with back-off, about 3 s without commits on a testnet
+/// (the node simulation's one-cut-off scenario found it). The first round
+/// after one timeout goes by reputation, which has left the dead validator
+/// out: one timeout, then progress.
+#[test]
+fn a_lost_vote_beside_a_dead_validator_costs_one_timeout() {
+    let mut net = Net::new(4);
+    net.crash = Some((3, 0));
+    let live = [0usize, 1, 2];
+    let mut queue: VecDeque<(usize, Input)> = start_all(4, true).into();
+    let mut lost = None;
+    let mut timeouts_after_loss = 0;
+    for _ in 0..200 {
+        let stuck = net.run_queue(&mut queue, &live, 2_000);
+        let round = live.iter().map(|&i| net.cores[i].round()).max().unwrap();
+        if !stuck {
+            // Past the stalls of the crash itself (3 has left the window),
+            // lose the votes of a round whose next round is 3's plain turn.
+            if lost.is_none() && net.commits[0].len() >= 30 {
+                let r = (round.0 + 2..).find(|r| (r + 1) % 4 == 3).unwrap();
+                lost = Some(Round(r));
+                net.lose_votes_of = lost;
+            }
+            if lost.is_some_and(|r| round.0 > r.0 + 8) {
+                break;
+            }
+            continue;
+        }
+        if lost.is_some_and(|r| round >= r) {
+            timeouts_after_loss += 1;
+        }
+        queue.extend(live.iter().map(|&i| (i, Input::Timer { round })));
+    }
+    let lost = lost.expect("the chain ran past the crash");
+    let top = live.iter().map(|&i| net.cores[i].round()).max().unwrap();
+    assert!(
+        top.0 > lost.0 + 8,
+        "the chain went on past {lost:?}: {top:?}"
+    );
+    assert_eq!(
+        timeouts_after_loss, 1,
+        "losing the votes of {lost:?} cost {timeouts_after_loss} timeouts"
+    );
+}
+
 impl Net {
     /// Delivers outputs, dropping inputs to validators outside `live`.
     /// Returns true if it stopped because nothing was left to deliver; the
@@ -720,6 +771,7 @@ impl Net {
                             queue.push_back((j, Input::Message(m.clone())));
                         }
                     }
+                    Output::SendVote { vote, .. } if Some(vote.round) == self.lose_votes_of => {}
                     Output::SendVote { to, vote } => {
                         queue.push_back((to as usize, Input::Message(Message::Vote(vote))));
                     }

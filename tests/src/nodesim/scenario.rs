@@ -37,11 +37,13 @@ impl Scenario {
     ];
 
     /// The scenarios of the default (CI) campaign: all but `Isolate4`,
-    /// which reproduces a known liveness bug (with one of four validators
-    /// cut off, the other three stall for seconds: rounds whose votes go to
-    /// the cut-off validator, or that it leads after a timeout, time out
-    /// with growing back-off while its votes still count in the leader
-    /// reputation window). It runs in its own ignored test until fixed.
+    /// which still fails about one seed in ten (3 of seeds 0..30; 11 before
+    /// the first round after a timeout went by reputation, docs/DECISIONS.md):
+    /// a chain already two rounds into timeouts when the validator is cut
+    /// off reaches its plain-rotation turn with a 4 s back-off, and right
+    /// after the heal the cut-off validator refuses transfers on its stale
+    /// state until block sync catches it up. It runs in its own ignored
+    /// test until fixed.
     pub const CI: [Scenario; 5] = [
         Scenario::Calm4,
         Scenario::Crash4,

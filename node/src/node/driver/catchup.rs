@@ -81,6 +81,23 @@ const SYNC_LAG: u64 = 8;
 /// while transactions wait.
 const STUCK: Duration = Duration::from_secs(5);
 
+/// How long a status probe may wait for its answer before the next tick
+/// probes another peer. A peer cut off mid-request (a partition drops
+/// packets; nothing resets the connection) would otherwise hold the one
+/// probe for the whole request timeout, and a node healed from a partition
+/// fetched hundreds of blocks one by one through consensus instead of
+/// syncing them (found by the node simulation, `Isolate4`).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a sync batch may take to arrive before the sync is given up
+/// (consensus resumes and the next probe picks a peer again). A batch is
+/// read from the peer's store and bounded in bytes, so an answer takes
+/// milliseconds; a request lost to a partition would otherwise keep
+/// consensus paused for the whole network request timeout (10 s; found by
+/// the node simulation, `Isolate4`: a validator healed from a partition
+/// sat out 10 s of the chain).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Whether a peer at `theirs` is far enough ahead of our `ours` to sync
 /// from. A sync pauses consensus and restarts the core from the store, so it
 /// is kept for real lags: [`SYNC_LAG`] blocks, or any lag while transactions
@@ -116,8 +133,9 @@ impl Driver {
         let net = self.net.clone();
         let jobs = self.jobs_tx.clone();
         self.env.spawn(async move {
-            let status = match net.request(peer, Request::Status).await {
-                Ok(Response::Status(status)) => Some(status),
+            let probe = tokio::time::timeout(PROBE_TIMEOUT, net.request(peer, Request::Status));
+            let status = match probe.await {
+                Ok(Ok(Response::Status(status))) => Some(status),
                 _ => None,
             };
             let _ = jobs.send(Job::PeerStatus { peer, status }).await;
@@ -163,10 +181,11 @@ impl Driver {
                 from,
                 max: MAX_SYNC_BLOCKS as u16,
             };
-            let batch = match net.request(peer, req).await {
-                Ok(Response::Blocks(batch)) => Ok(Box::new(batch)),
-                Ok(other) => Err(format!("unexpected answer {other:?}")),
-                Err(e) => Err(e.to_string()),
+            let batch = match tokio::time::timeout(SYNC_TIMEOUT, net.request(peer, req)).await {
+                Ok(Ok(Response::Blocks(batch))) => Ok(Box::new(batch)),
+                Ok(Ok(other)) => Err(format!("unexpected answer {other:?}")),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {SYNC_TIMEOUT:?}")),
             };
             let _ = jobs.send(Job::SyncBatch { peer, batch }).await;
         });

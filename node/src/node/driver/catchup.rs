@@ -98,6 +98,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// sat out 10 s of the chain).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// On an idle chain no proposal comes to commit what we missed, so a lag of
+/// this many blocks (more than the one-block tail an idle chain leaves
+/// behind its last QC's leader) is synced after [`STUCK`] without commits,
+/// work waiting or not; a node cut off while the chain went idle stayed
+/// behind for good before (found on real processes: `faults_script`).
+const IDLE_LAG: u64 = 3;
+
 /// Whether a peer at `theirs` is far enough ahead of our `ours` to sync
 /// from. A sync pauses consensus and restarts the core from the store, so it
 /// is kept for real lags: [`SYNC_LAG`] blocks, or any lag while transactions
@@ -106,15 +113,18 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 /// (fetched if need be). On an idle chain the last blocks stay known
 /// committed only to the leader that formed their QC; syncing them (as a
 /// 3 s quiet lag once did) restarted the core, which proposed more empty
-/// blocks, and the chain never went quiet (found by the node simulation).
+/// blocks, and the chain never went quiet (found by the node simulation);
+/// so an idle lag is synced only from [`IDLE_LAG`] blocks.
 pub(super) fn is_behind(
     ours: Height,
     theirs: Height,
     since_last_commit: Duration,
     work_waiting: bool,
 ) -> bool {
+    let quiet = since_last_commit > STUCK;
     theirs.0 >= ours.0.saturating_add(SYNC_LAG)
-        || (theirs > ours && work_waiting && since_last_commit > STUCK)
+        || (theirs > ours && work_waiting && quiet)
+        || (theirs.0 >= ours.0.saturating_add(IDLE_LAG) && quiet)
 }
 
 impl Driver {
@@ -316,13 +326,15 @@ mod tests {
     /// Table: (ours, theirs, seconds since our last commit, transactions
     /// waiting, sync?).
     #[test]
-    fn behind_means_a_real_lag_or_stuck_with_work() {
+    fn behind_means_a_real_lag_stuck_with_work_or_an_idle_lag() {
         let cases = [
             (10, 10, 60, true, false),  // level
             (10, 9, 60, true, false),   // ahead of them
             (10, 11, 0, true, false),   // a commit in flight
             (10, 11, 60, false, false), // idle tail: stays put
-            (10, 17, 60, false, false), // idle, seven behind: the core catches up
+            (10, 12, 60, false, false), // idle, two behind: an idle tail
+            (10, 13, 60, false, true),  // idle, three behind: nothing else closes it
+            (10, 17, 4, false, false),  // idle, seven behind, not quiet yet
             (10, 18, 0, false, true),   // a real lag
             (10, 11, 6, true, true),    // stuck with work waiting
             (10, 11, 4, true, false),   // not stuck yet

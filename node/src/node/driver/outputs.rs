@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use cairn_consensus::{Input, Message, Output, PayloadRequest};
 use cairn_ledger::{Block, CommitProof, Encode, Hash, QuorumCertificate};
 
-use super::{CommittedBlock, Driver, DriverError, Job};
+use super::{CommittedBlock, Driver, DriverError, Job, PlantedNodeBug};
 use crate::network::Request;
 
 impl Driver {
@@ -22,14 +22,11 @@ impl Driver {
         }
         match out {
             Output::Persist(data) => {
-                let bytes = data.to_bytes();
-                // fsync: nothing after this output may be sent before it is durable.
-                if let Err(source) = self.env.blocking(|| self.store.put_safety(&bytes)) {
-                    // Continuing could sign twice after a crash: stop instead.
-                    self.stop(DriverError::Storage {
-                        what: "persisting consensus safety data",
-                        cause: source,
-                    });
+                if self.planted.has(PlantedNodeBug::VoteBeforePersist) {
+                    // Planted bug: written at the next tick, sent at once.
+                    self.unpersisted = Some(data);
+                } else {
+                    self.persist_safety(&data);
                 }
                 None
             }
@@ -94,6 +91,27 @@ impl Driver {
                 tracing::debug!(error = %err, "consensus input rejected");
                 None
             }
+        }
+    }
+
+    /// Makes `data` durable (fsynced): nothing after a `Persist` output may
+    /// be sent before this returns.
+    fn persist_safety(&mut self, data: &cairn_consensus::SafetyData) {
+        let bytes = data.to_bytes();
+        if let Err(source) = self.env.blocking(|| self.store.put_safety(&bytes)) {
+            // Continuing could sign twice after a crash: stop instead.
+            self.stop(DriverError::Storage {
+                what: "persisting consensus safety data",
+                cause: source,
+            });
+        }
+    }
+
+    /// Writes the safety data [`PlantedNodeBug::VoteBeforePersist`] held
+    /// back since the last tick (nothing without that bug).
+    pub(super) fn flush_lazy_safety(&mut self) {
+        if let Some(data) = self.unpersisted.take() {
+            self.persist_safety(&data);
         }
     }
 

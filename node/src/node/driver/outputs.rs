@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use cairn_consensus::{Input, Message, Output, PayloadRequest};
@@ -184,22 +185,39 @@ impl Driver {
         });
     }
 
+    /// Fetches block `hash`, asking validator `from` first and then every
+    /// connected peer in turn; a peer that has not answered within
+    /// [`FETCH_HEDGE`] stays asked while the next one is asked too (a lost
+    /// request would otherwise hold the fetch for the full request timeout,
+    /// 10 s, while a leader lacking the block cannot propose).
     fn spawn_fetch(&self, hash: Hash, from: u16) {
         let net = self.net.clone();
         let jobs = self.jobs_tx.clone();
         let first = self.peers_by_index.get(from as usize).copied().flatten();
         let others: Vec<_> = net.connected_peers();
         self.env.spawn(async move {
-            let candidates = first
+            let mut candidates = first
                 .into_iter()
                 .chain(others.into_iter().filter(|p| Some(*p) != first));
-            for peer in candidates {
-                if let Ok(crate::network::Response::Block(Some(block))) =
-                    net.request(peer, Request::FetchBlock { hash }).await
-                {
-                    if block.hash() == hash {
-                        let _ = jobs.send(Job::Fetched(Box::new(block))).await;
-                        return;
+            let mut asked = FuturesUnordered::new();
+            loop {
+                if asked.is_empty() {
+                    match candidates.next() {
+                        Some(peer) => asked.push(ask_block(&net, peer, hash)),
+                        None => break,
+                    }
+                }
+                tokio::select! {
+                    Some(found) = asked.next() => {
+                        if let Some(block) = found {
+                            let _ = jobs.send(Job::Fetched(Box::new(block))).await;
+                            return;
+                        }
+                    }
+                    _ = tokio::time::sleep(FETCH_HEDGE) => {
+                        if let Some(peer) = candidates.next() {
+                            asked.push(ask_block(&net, peer, hash));
+                        }
                     }
                 }
             }
@@ -266,6 +284,21 @@ impl Driver {
             child: child.header.clone(),
             child_qc: qc.clone(),
         })
+    }
+}
+
+/// How long a block fetch waits for one peer before also asking the next.
+const FETCH_HEDGE: Duration = Duration::from_millis(200);
+
+/// `peer`'s copy of block `hash`, if it answers with exactly that block.
+async fn ask_block(
+    net: &crate::network::NetworkHandle,
+    peer: libp2p::PeerId,
+    hash: Hash,
+) -> Option<Block> {
+    match net.request(peer, Request::FetchBlock { hash }).await {
+        Ok(crate::network::Response::Block(Some(block))) if block.hash() == hash => Some(block),
+        _ => None,
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::Instant;
 use cairn_tests::nodesim::{run_planted, Failure, Planted, PlantedNodeBug, Scenario, Stats};
 
 /// Seeds of the default (CI) campaign.
-const CI_SEEDS: u64 = 30;
+const CI_SEEDS: u64 = 300;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())

@@ -1,9 +1,18 @@
 //! The production node under deterministic simulation: a seed campaign over
 //! the node scenarios.
 //!
-//! - `NODESIM_SEEDS=N` runs N seeds (default 30, spread over the scenarios).
-//! - `NODESIM_SEED=S` (with optional `NODESIM_SCENARIO=Name`) replays one seed.
+//! - `NODESIM_SEEDS=N` runs N seeds (default [`CI_SEEDS`], spread over the
+//!   scenarios).
+//! - `NODESIM_SEED=S` (with optional `NODESIM_SCENARIO=Name`) replays one seed;
+//!   add `NODESIM_BUG=inline-catch-up|vote-before-persist` to replay it with
+//!   a planted node bug.
 //! - `NODESIM_FIRST_SEED=S` starts the campaign at seed S.
+//!
+//! The `finds_planted_node_bug_*` tests prove the simulator finds known
+//! node-level bugs planted in the driver (`PlantedNodeBug`, feature
+//! `planted-bugs` of cairn-node, enabled only here): each hunts seeds with
+//! the bug planted until one fails showing it, within [`HUNT_SEEDS`].
+//! `planted_node_bug_stats` (ignored) measures how many seeds that takes.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,7 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use cairn_tests::nodesim::{run, Failure, Scenario, Stats};
+use cairn_tests::nodesim::{run_planted, Failure, Planted, PlantedNodeBug, Scenario, Stats};
+
+/// Seeds of the default (CI) campaign.
+const CI_SEEDS: u64 = 300;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())
@@ -26,6 +38,18 @@ fn campaign(
     count: u64,
     only: Option<Scenario>,
 ) -> (Vec<Failure>, Vec<(Scenario, Stats)>) {
+    let pick = |seed| only.unwrap_or_else(|| scenario_for(seed));
+    campaign_with(first, count, &pick, Planted::none())
+}
+
+/// Seeds `first..first + count` on every core, seed `s` running `pick(s)`
+/// with `planted` in every node.
+fn campaign_with(
+    first: u64,
+    count: u64,
+    pick: &(dyn Fn(u64) -> Scenario + Sync),
+    planted: Planted,
+) -> (Vec<Failure>, Vec<(Scenario, Stats)>) {
     let next = AtomicU64::new(first);
     let failures = Mutex::new(Vec::new());
     let stats = Mutex::new(Vec::new());
@@ -37,8 +61,8 @@ fn campaign(
                 if seed >= first + count {
                     return;
                 }
-                let sc = only.unwrap_or_else(|| scenario_for(seed));
-                match run(seed, sc) {
+                let sc = pick(seed);
+                match run_planted(seed, sc, planted) {
                     Ok(st) => stats.lock().unwrap().push((sc, st)),
                     Err(f) => {
                         eprintln!("{f}");
@@ -78,10 +102,11 @@ fn node_simulation_campaign() {
             .ok()
             .and_then(|n| Scenario::from_name(&n))
             .unwrap_or_else(|| scenario_for(seed));
-        campaign(seed, 1, Some(sc))
+        let planted = bug_from_env().map_or(Planted::none(), |b| Planted::bug(b.bug));
+        campaign_with(seed, 1, &|_| sc, planted)
     } else {
         let first = env_u64("NODESIM_FIRST_SEED").unwrap_or(0);
-        campaign(first, env_u64("NODESIM_SEEDS").unwrap_or(30), None)
+        campaign(first, env_u64("NODESIM_SEEDS").unwrap_or(CI_SEEDS), None)
     };
     for sc in Scenario::CI {
         let runs: Vec<&Stats> = stats
@@ -117,4 +142,169 @@ fn node_simulation_campaign() {
         "{} seeds failed (see above)",
         failures.len()
     );
+}
+
+/// A planted node bug: its name for `NODESIM_BUG`, the scenarios its hunt
+/// interleaves, and which violations show it.
+struct NodeBug {
+    bug: PlantedNodeBug,
+    name: &'static str,
+    hunt: &'static [Scenario],
+    shows: fn(&str) -> bool,
+}
+
+/// Every planted node bug; a new one needs a row here and a `#[test]` hunt.
+const BUGS: &[NodeBug] = &[
+    NodeBug {
+        bug: PlantedNodeBug::InlineCatchUp,
+        name: "inline-catch-up",
+        hunt: &[Scenario::Calm4, Scenario::Crash4],
+        // A liveness bug: the chain stalls while drivers wait on each other.
+        shows: |v| v.contains("never committed") || v.contains("took"),
+    },
+    NodeBug {
+        bug: PlantedNodeBug::VoteBeforePersist,
+        name: "vote-before-persist",
+        hunt: &[Scenario::Calm4, Scenario::Crash4],
+        shows: |v| {
+            v.starts_with("persist before send")
+                || v.contains("signed two")
+                || v.contains("proposed two")
+                || v.contains("after timing out")
+        },
+    },
+];
+
+fn node_bug(which: PlantedNodeBug) -> &'static NodeBug {
+    BUGS.iter()
+        .find(|b| b.bug == which)
+        .unwrap_or_else(|| panic!("{which:?} has no row in BUGS"))
+}
+
+/// `NODESIM_BUG=<name>` replays a seed with a planted node bug.
+fn bug_from_env() -> Option<&'static NodeBug> {
+    let name = std::env::var("NODESIM_BUG").ok()?;
+    let b = BUGS.iter().find(|b| b.name == name);
+    assert!(b.is_some(), "NODESIM_BUG={name}: no such planted bug");
+    b
+}
+
+/// Seeds each planted-node-bug hunt may use before the test fails.
+const HUNT_SEEDS: u64 = 10;
+
+fn shows(b: &NodeBug, f: &Failure) -> bool {
+    f.violations.iter().any(|v| (b.shows)(v))
+}
+
+/// Seed `first + k` of a hunt runs `scenarios[k % len]`.
+fn hunt_pick(first: u64, scenarios: &'static [Scenario]) -> impl Fn(u64) -> Scenario + Sync {
+    move |seed| scenarios[((seed - first) % scenarios.len() as u64) as usize]
+}
+
+fn hunt(which: PlantedNodeBug) {
+    let b = node_bug(which);
+    let started = Instant::now();
+    let first = 1_000;
+    let pick = hunt_pick(first, b.hunt);
+    let step = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    // A core's worth of seeds at a time, so the hunt stops soon after a find.
+    for chunk in (0..HUNT_SEEDS).step_by(step as usize) {
+        let count = step.min(HUNT_SEEDS - chunk);
+        let (failures, _) = campaign_with(first + chunk, count, &pick, Planted::bug(which));
+        if let Some(f) = failures.iter().find(|f| shows(b, f)) {
+            println!(
+                "planted node bug {which:?} found by seed {} ({} seeds into {:?}) in {:.1}s \
+                 (replay: add NODESIM_BUG={}):\n{f}",
+                f.seed,
+                f.seed - first + 1,
+                b.hunt,
+                started.elapsed().as_secs_f64(),
+                b.name,
+            );
+            return;
+        }
+    }
+    panic!("planted node bug {which:?} was not found within {HUNT_SEEDS} seeds");
+}
+
+/// The catch-up that awaited its probe on the driver's task (before
+/// 057e8b9): nodes probing each other wait out the request timeout.
+#[test]
+fn finds_planted_node_bug_inline_catch_up() {
+    hunt(PlantedNodeBug::InlineCatchUp);
+}
+
+/// Votes, timeouts and proposals sent before their safety data is durable.
+#[test]
+fn finds_planted_node_bug_vote_before_persist() {
+    hunt(PlantedNodeBug::VoteBeforePersist);
+}
+
+/// Seeds needed to find a bug with 99% probability when seed `k` finds it
+/// with probability `p[k % p.len()]` (independently); `None` if never.
+fn seeds_for_99(p: &[f64]) -> Option<u64> {
+    if p.iter().all(|x| *x <= 0.0) {
+        return None;
+    }
+    let mut miss = 1.0;
+    for k in 0..1_000_000u64 {
+        miss *= 1.0 - p[(k % p.len() as u64) as usize];
+        if miss <= 0.01 {
+            return Some(k + 1);
+        }
+    }
+    None
+}
+
+/// Measures each planted node bug's hunt: per scenario of its hunt (every
+/// CI scenario with `NODESIM_STATS_ALL=1`), the fraction of
+/// `NODESIM_STATS_SEEDS` seeds (default 20) that show it, and the seeds the
+/// CI hunt needs to find it with 99% probability.
+/// `cargo test --workspace --test node_simulation planted_node_bug_stats -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: minutes of seeds"]
+fn planted_node_bug_stats() {
+    let seeds = env_u64("NODESIM_STATS_SEEDS").unwrap_or(20);
+    let all = std::env::var("NODESIM_STATS_ALL").is_ok();
+    let first = 500_000;
+    println!(
+        "{:<18} {:<11} {:>6} {:>6} {:>9} {:>7}",
+        "bug", "scenario", "seeds", "found", "fraction", "99% at"
+    );
+    for b in BUGS {
+        let name = format!("{:?}", b.bug);
+        let scenarios: Vec<Scenario> = if all {
+            Scenario::CI.to_vec()
+        } else {
+            b.hunt.to_vec()
+        };
+        let mut hunt_p = Vec::new();
+        for sc in scenarios {
+            let started = Instant::now();
+            let (failures, _) = campaign_with(first, seeds, &|_| sc, Planted::bug(b.bug));
+            let found = failures.iter().filter(|f| shows(b, f)).count() as u64;
+            let p = found as f64 / seeds as f64;
+            if b.hunt.contains(&sc) {
+                hunt_p.push(p);
+            }
+            let at = seeds_for_99(&[p]).map_or("never".to_string(), |n| n.to_string());
+            let scn = format!("{sc:?}");
+            println!(
+                "{name:<18} {scn:<11} {seeds:>6} {found:>6} {:>8.1}% {at:>7}   ({:.0}s)",
+                100.0 * p,
+                started.elapsed().as_secs_f64()
+            );
+            if let Some(f) = failures.first() {
+                println!(
+                    "    e.g. {}",
+                    f.violations.first().map_or("", |v| v.as_str())
+                );
+            }
+        }
+        let at = seeds_for_99(&hunt_p).map_or("never".to_string(), |n| n.to_string());
+        println!(
+            "{name:<18} CI hunt over {:?}: 99% of hunts find it within {at} seeds (budget {HUNT_SEEDS})",
+            b.hunt
+        );
+    }
 }

@@ -120,6 +120,7 @@ pub async fn run(
         status: status_tx,
         committed: committed_tx,
         env,
+        planted: driver::Planted::none(),
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut driver = tokio::spawn(driver::Driver::run(parts, shutdown_rx));

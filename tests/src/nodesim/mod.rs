@@ -27,6 +27,7 @@ use std::time::Duration;
 use cairn_genesis::{build_genesis_state, testnet_deterministic, GenesisTime};
 use cairn_ledger::{Amount, ChainId};
 use cairn_node::network::peer_id_of;
+pub use cairn_node::node::driver::{Planted, PlantedNodeBug};
 use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -110,6 +111,12 @@ impl tracing_subscriber::fmt::time::FormatTime for VirtualTime {
 
 /// Runs one seed of a scenario.
 pub fn run(seed: u64, scenario: Scenario) -> Result<Stats, Failure> {
+    run_planted(seed, scenario, Planted::none())
+}
+
+/// Runs one seed of a scenario with `planted` in every node (a planted-bug
+/// hunt: see `cairn_node::node::driver::PlantedNodeBug`).
+pub fn run_planted(seed: u64, scenario: Scenario, planted: Planted) -> Result<Stats, Failure> {
     init_logging();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -124,7 +131,7 @@ pub fn run(seed: u64, scenario: Scenario) -> Result<Stats, Failure> {
         tempfile::Builder::new().prefix("cairn-nodesim-").tempdir()
     }
     .unwrap_or_else(|e| panic!("a temporary directory: {e}"));
-    let outcome = runtime.block_on(World::run(seed, scenario, base.path().to_owned()));
+    let outcome = runtime.block_on(World::run(seed, scenario, planted, base.path().to_owned()));
     // Stop every task (and with them the stores) before the directory goes.
     drop(runtime);
     outcome.map_err(|violations| Failure {
@@ -146,9 +153,10 @@ impl World {
     async fn run(
         seed: u64,
         scenario: Scenario,
+        planted: Planted,
         dir: std::path::PathBuf,
     ) -> Result<Stats, Vec<String>> {
-        let mut w = World::new(seed, scenario, dir);
+        let mut w = World::new(seed, scenario, planted, dir);
         let timing = Timing::standard();
         let plan = scenario.plan(&mut w.rng, &timing);
         for i in 0..w.nodes.len() {
@@ -198,7 +206,7 @@ impl World {
         )
     }
 
-    fn new(seed: u64, scenario: Scenario, dir: std::path::PathBuf) -> World {
+    fn new(seed: u64, scenario: Scenario, planted: Planted, dir: std::path::PathBuf) -> World {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let n = scenario.validators();
         let chain = ChainId::new("cairn-nodesim").unwrap_or_else(|e| panic!("{e}"));
@@ -245,6 +253,7 @@ impl World {
             net,
             observer,
             start: tokio::time::Instant::now(),
+            planted,
         };
         World {
             sh,

@@ -19,8 +19,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_consensus::Message;
-use cairn_ledger::{ChainId, Hash};
+use cairn_consensus::{Message, SafetyData};
+use cairn_ledger::store::Store;
+use cairn_ledger::{ChainId, Decode, Hash};
 use cairn_node::network::{
     decode_consensus, decode_tx_batch, Command, GossipPayload, MessageId, NetError, NetworkEvent,
     PeerId, Reply, Request, Responder, Response, SimPeers, Topic,
@@ -57,6 +58,9 @@ struct Port {
     /// Where events for the running incarnation go; `None` while down.
     events: Option<mpsc::Sender<NetworkEvent>>,
     peers: Option<SimPeers>,
+    /// The running incarnation's store: what it signs must already be
+    /// covered by the safety data it holds (persist before send).
+    store: Option<Arc<Store>>,
     incarnation: u64,
     /// Gossip ids delivered to this incarnation.
     seen: HashSet<MessageId>,
@@ -98,6 +102,7 @@ impl Net {
                 peer,
                 events: None,
                 peers: None,
+                store: None,
                 incarnation: 0,
                 seen: HashSet::new(),
                 published: HashSet::new(),
@@ -114,13 +119,21 @@ impl Net {
         })))
     }
 
-    /// Node `i` came up: its events go to `events`; returns its incarnation.
-    pub fn attach(&self, i: usize, events: mpsc::Sender<NetworkEvent>, peers: SimPeers) -> u64 {
+    /// Node `i` came up on `store`: its events go to `events`; returns its
+    /// incarnation.
+    pub fn attach(
+        &self,
+        i: usize,
+        events: mpsc::Sender<NetworkEvent>,
+        peers: SimPeers,
+        store: Arc<Store>,
+    ) -> u64 {
         let mut s = self.0.lock();
         let port = &mut s.ports[i];
         port.incarnation += 1;
         port.events = Some(events);
         port.peers = Some(peers);
+        port.store = Some(store);
         port.seen.clear();
         port.published.clear();
         let inc = port.incarnation;
@@ -133,6 +146,7 @@ impl Net {
         let mut s = self.0.lock();
         s.ports[i].events = None;
         s.ports[i].peers = None;
+        s.ports[i].store = None;
         s.refresh_peers();
     }
 
@@ -182,7 +196,7 @@ impl Net {
             return; // nothing a real peer would accept either
         };
         if let GossipPayload::Consensus(m) = &payload {
-            s.observer.sent(from, m);
+            s.observer.sent(from, m, || s.durable(from));
         }
         let source = s.ports[from].peer;
         for to in 0..s.ports.len() {
@@ -227,7 +241,7 @@ impl Net {
     fn request(&self, from: usize, peer: PeerId, request: Request, reply: Option<Reply>) {
         let mut s = self.0.lock();
         if let Request::Consensus(m) = &request {
-            s.observer.sent(from, m);
+            s.observer.sent(from, m, || s.durable(from));
         }
         let target = s.ports.iter().position(|p| p.peer == peer);
         let delays = match target {
@@ -320,6 +334,14 @@ impl Net {
 }
 
 impl NetState {
+    /// The safety data node `i`'s store holds now, as a restart would read
+    /// it (`None`: nothing persisted yet, or it is down).
+    fn durable(&self, i: usize) -> Option<SafetyData> {
+        let store = self.ports[i].store.as_ref()?;
+        let bytes = store.safety().ok()??;
+        SafetyData::from_bytes(&bytes).ok()
+    }
+
     fn connected(&self, a: usize, b: usize) -> bool {
         let up = |i: usize| self.ports[i].events.is_some();
         up(a) && up(b) && self.groups.as_ref().is_none_or(|g| g[a] == g[b])

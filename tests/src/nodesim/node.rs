@@ -17,7 +17,7 @@ use cairn_node::mempool::{Mempool, MempoolConfig};
 use cairn_node::metrics::Metrics;
 use cairn_node::network::{PeerId, SimLink, DEFAULT_MAX_MESSAGE_BYTES};
 use cairn_node::node::app::App;
-use cairn_node::node::driver::{CommittedBlock, Driver, DriverParts};
+use cairn_node::node::driver::{CommittedBlock, Driver, DriverParts, Planted};
 use cairn_node::node::env::Env;
 use cairn_node::rpc::NodeStatus;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -42,6 +42,8 @@ pub struct Shared {
     pub start: tokio::time::Instant,
     /// Round timeout of the validators.
     pub round_timeout_ms: u64,
+    /// The bug planted in every node (a planted-bug hunt), or none.
+    pub planted: Planted,
 }
 
 /// A running incarnation.
@@ -118,7 +120,8 @@ impl SimNode {
         ));
         let (net, mut link) = SimLink::new(self.peer, REQUEST_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES);
         let (events_tx, events_rx) = mpsc::channel(4096);
-        sh.net.attach(self.index, events_tx, link.peers());
+        sh.net
+            .attach(self.index, events_tx, link.peers(), store.clone());
         let (status_tx, status_rx) = watch::channel(NodeStatus::default());
         let (committed_tx, mut committed_rx) = broadcast::channel::<CommittedBlock>(4096);
         let parts = DriverParts {
@@ -136,6 +139,7 @@ impl SimNode {
             status: status_tx,
             committed: committed_tx,
             env: env.clone(),
+            planted: sh.planted,
         };
         let (_shutdown_tx, shutdown_rx) = watch::channel(false);
         let index = self.index;

@@ -4,6 +4,10 @@
 //!   two timeouts with different high-QC rounds, or two different proposals
 //!   for one round (across crashes and restarts), nor votes in a round after
 //!   timing out of it;
+//! - persist before send: every vote, timeout and proposal an honest node
+//!   signs is covered, when it leaves the node, by the safety data its store
+//!   holds (what a restart would read back), so a crash can never make it
+//!   sign again what it already signed;
 //! - agreement: no two nodes commit different blocks at one height, and each
 //!   node's commits extend its previous one;
 //! - when each transaction first committed, and each node's last commit (for
@@ -11,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use cairn_consensus::Message;
+use cairn_consensus::{Message, SafetyData};
 use cairn_ledger::{Hash, Height, Round};
 use cairn_node::node::driver::CommittedBlock;
 use parking_lot::Mutex;
@@ -50,10 +54,14 @@ impl Observer {
         }
     }
 
-    /// Node `from` sent `m` (gossip or direct).
-    pub fn sent(&self, from: usize, m: &Message) {
+    /// Node `from` sent `m` (gossip or direct); `durable` reads the safety
+    /// data its store holds now (`None`: none yet).
+    pub fn sent(&self, from: usize, m: &Message, durable: impl FnOnce() -> Option<SafetyData>) {
         if !self.honest.get(from).copied().unwrap_or(false) {
             return;
+        }
+        if let Some(v) = persisted_before(from, m, durable) {
+            self.violation(v);
         }
         let mut s = self.inner.lock();
         match m {
@@ -183,4 +191,33 @@ impl Observer {
     pub fn violations(&self) -> Vec<String> {
         self.inner.lock().violations.clone()
     }
+}
+
+/// Persist before send: a violation if `m`, signed by node `from`, is for a
+/// round its durable safety data does not yet cover (a crash now would let
+/// it sign that round again).
+fn persisted_before(
+    from: usize,
+    m: &Message,
+    durable: impl FnOnce() -> Option<SafetyData>,
+) -> Option<String> {
+    let (what, round) = match m {
+        Message::Vote(v) if usize::from(v.signer) == from => ("vote", v.round),
+        Message::Timeout(t) if usize::from(t.signer) == from => ("timeout", t.round),
+        Message::Proposal(p) => ("proposal", p.block.header.round),
+        _ => return None,
+    };
+    let (voted, timed_out) = durable().map_or((Round(0), Round(0)), |d| {
+        (d.last_voted_round, d.highest_timeout_round())
+    });
+    let covered = match m {
+        Message::Timeout(_) => timed_out >= round,
+        _ => voted >= round,
+    };
+    (!covered).then(|| {
+        format!(
+            "persist before send: node {from} sent a {what} for round {round} before its \
+             store held it (durable last voted round {voted}, highest timeout round {timed_out})"
+        )
+    })
 }

@@ -20,8 +20,8 @@ use cairn_ledger::{Decode, Height};
 use libp2p::PeerId;
 use tokio::time::Instant;
 
-use super::{Driver, Job};
-use crate::network::{PeerStatus, Request, Response, SyncBatch};
+use super::{Driver, Job, PlantedNodeBug};
+use crate::network::{NetworkHandle, PeerStatus, Request, Response, SyncBatch};
 use crate::node::sync::{self, MAX_SYNC_BLOCKS};
 
 /// A sync under way: from whom, up to where, how many blocks so far.
@@ -184,21 +184,43 @@ impl Driver {
     }
 
     fn request_sync_batch(&self, peer: PeerId, from: Height) {
+        if self.planted.has(PlantedNodeBug::InlineCatchUp) {
+            return; // `catch_up_inline` asks, on the driver's task
+        }
         let net = self.net.clone();
         let jobs = self.jobs_tx.clone();
         self.env.spawn(async move {
-            let req = Request::SyncBlocks {
-                from,
-                max: MAX_SYNC_BLOCKS as u16,
-            };
-            let batch = match tokio::time::timeout(SYNC_TIMEOUT, net.request(peer, req)).await {
-                Ok(Ok(Response::Blocks(batch))) => Ok(Box::new(batch)),
-                Ok(Ok(other)) => Err(format!("unexpected answer {other:?}")),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("no answer within {SYNC_TIMEOUT:?}")),
-            };
+            let batch = ask_sync_batch(&net, peer, from).await;
             let _ = jobs.send(Job::SyncBatch { peer, batch }).await;
         });
+    }
+
+    /// Planted bug [`PlantedNodeBug::InlineCatchUp`]: the catch-up of
+    /// before 057e8b9, which probed a random peer and fetched every sync
+    /// batch awaiting each answer on the driver's own task (answering no
+    /// peer meanwhile). The answers go through the same handlers as the
+    /// background jobs' do.
+    pub(super) async fn catch_up_inline(&mut self) {
+        if self.sync.is_some() {
+            return;
+        }
+        let peers = self.net.connected_peers();
+        if peers.is_empty() {
+            return;
+        }
+        let peer = peers[self.env.random_index(peers.len())];
+        let status = match self.net.request(peer, Request::Status).await {
+            Ok(Response::Status(status)) => Some(status),
+            _ => None,
+        };
+        self.on_peer_status(peer, status).await;
+        while self.sync.is_some() && self.fatal.is_none() {
+            let Ok(Some(tip)) = self.store.tip() else {
+                break;
+            };
+            let batch = ask_sync_batch(&self.net, peer, tip.height.next()).await;
+            self.on_sync_batch(peer, batch).await;
+        }
     }
 
     /// A batch arrived (or its request failed): verify and apply it, then
@@ -316,6 +338,24 @@ impl Driver {
         // Messages that arrived meanwhile, after anything the core queued.
         self.own_inputs.extend(self.held.drain(..));
         self.publish_status();
+    }
+}
+
+/// Asks `peer` for the committed blocks from `from` on.
+async fn ask_sync_batch(
+    net: &NetworkHandle,
+    peer: PeerId,
+    from: Height,
+) -> Result<Box<SyncBatch>, String> {
+    let req = Request::SyncBlocks {
+        from,
+        max: MAX_SYNC_BLOCKS as u16,
+    };
+    match tokio::time::timeout(SYNC_TIMEOUT, net.request(peer, req)).await {
+        Ok(Ok(Response::Blocks(batch))) => Ok(Box::new(batch)),
+        Ok(Ok(other)) => Err(format!("unexpected answer {other:?}")),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {SYNC_TIMEOUT:?}")),
     }
 }
 

@@ -10,8 +10,11 @@
 mod catchup;
 mod events;
 mod outputs;
+mod planted;
 #[cfg(test)]
 mod tests;
+
+pub use planted::{Planted, PlantedNodeBug};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -179,6 +182,9 @@ pub struct DriverParts {
     pub committed: broadcast::Sender<CommittedBlock>,
     /// Clock, executors, randomness.
     pub env: Arc<Env>,
+    /// A known bug to plant ([`Planted::none`] but in the node simulator's
+    /// planted-bug hunts).
+    pub planted: Planted,
 }
 
 /// The driver's state.
@@ -221,6 +227,10 @@ pub struct Driver {
     net_exported: crate::network::NetworkStats,
     /// Set by the first storage failure: the driver stops (see [`DriverError`]).
     fatal: Option<DriverError>,
+    /// The planted bug, if any ([`PlantedNodeBug`]).
+    planted: Planted,
+    /// Safety data not yet written (only with [`PlantedNodeBug::VoteBeforePersist`]).
+    unpersisted: Option<cairn_consensus::SafetyData>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -292,6 +302,7 @@ impl Driver {
             status,
             committed,
             env,
+            planted,
         } = parts;
         let committee = consensus.committee.clone();
         let core = catchup::core_from_store(&consensus, &store)?;
@@ -329,6 +340,8 @@ impl Driver {
             rejections_exported: std::collections::HashMap::new(),
             net_exported: crate::network::NetworkStats::default(),
             fatal: None,
+            planted,
+            unpersisted: None,
         };
         Ok((d, net_events, jobs_rx))
     }
@@ -399,6 +412,7 @@ impl Driver {
     }
 
     async fn on_tick(&mut self) {
+        self.flush_lazy_safety();
         self.metrics.mempool_size.set(self.mempool.len() as i64);
         for (reason, count) in self.mempool.rejections().snapshot() {
             let seen = self.rejections_exported.entry(reason.as_str()).or_insert(0);
@@ -424,7 +438,11 @@ impl Driver {
                 self.feed(input).await;
             }
         }
-        self.probe_peer();
+        if self.planted.has(PlantedNodeBug::InlineCatchUp) {
+            self.catch_up_inline().await;
+        } else {
+            self.probe_peer();
+        }
     }
 
     /// Adds the network's new peer penalties and bans to the metrics.

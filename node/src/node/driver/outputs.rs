@@ -6,12 +6,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use cairn_consensus::{Input, Message, Output, PayloadRequest};
 use cairn_ledger::{Block, CommitProof, Encode, Hash, QuorumCertificate};
 
-use super::{CommittedBlock, Driver, DriverError, Job};
+use super::{CommittedBlock, Driver, DriverError, Job, PlantedNodeBug};
 use crate::network::Request;
 
 impl Driver {
@@ -22,14 +23,11 @@ impl Driver {
         }
         match out {
             Output::Persist(data) => {
-                let bytes = data.to_bytes();
-                // fsync: nothing after this output may be sent before it is durable.
-                if let Err(source) = self.env.blocking(|| self.store.put_safety(&bytes)) {
-                    // Continuing could sign twice after a crash: stop instead.
-                    self.stop(DriverError::Storage {
-                        what: "persisting consensus safety data",
-                        cause: source,
-                    });
+                if self.planted.has(PlantedNodeBug::VoteBeforePersist) {
+                    // Planted bug: written at the next tick, sent at once.
+                    self.unpersisted = Some(data);
+                } else {
+                    self.persist_safety(&data);
                 }
                 None
             }
@@ -94,6 +92,27 @@ impl Driver {
                 tracing::debug!(error = %err, "consensus input rejected");
                 None
             }
+        }
+    }
+
+    /// Makes `data` durable (fsynced): nothing after a `Persist` output may
+    /// be sent before this returns.
+    fn persist_safety(&mut self, data: &cairn_consensus::SafetyData) {
+        let bytes = data.to_bytes();
+        if let Err(source) = self.env.blocking(|| self.store.put_safety(&bytes)) {
+            // Continuing could sign twice after a crash: stop instead.
+            self.stop(DriverError::Storage {
+                what: "persisting consensus safety data",
+                cause: source,
+            });
+        }
+    }
+
+    /// Writes the safety data [`PlantedNodeBug::VoteBeforePersist`] held
+    /// back since the last tick (nothing without that bug).
+    pub(super) fn flush_lazy_safety(&mut self) {
+        if let Some(data) = self.unpersisted.take() {
+            self.persist_safety(&data);
         }
     }
 
@@ -166,22 +185,39 @@ impl Driver {
         });
     }
 
+    /// Fetches block `hash`, asking validator `from` first and then every
+    /// connected peer in turn; a peer that has not answered within
+    /// [`FETCH_HEDGE`] stays asked while the next one is asked too (a lost
+    /// request would otherwise hold the fetch for the full request timeout,
+    /// 10 s, while a leader lacking the block cannot propose).
     fn spawn_fetch(&self, hash: Hash, from: u16) {
         let net = self.net.clone();
         let jobs = self.jobs_tx.clone();
         let first = self.peers_by_index.get(from as usize).copied().flatten();
         let others: Vec<_> = net.connected_peers();
         self.env.spawn(async move {
-            let candidates = first
+            let mut candidates = first
                 .into_iter()
                 .chain(others.into_iter().filter(|p| Some(*p) != first));
-            for peer in candidates {
-                if let Ok(crate::network::Response::Block(Some(block))) =
-                    net.request(peer, Request::FetchBlock { hash }).await
-                {
-                    if block.hash() == hash {
-                        let _ = jobs.send(Job::Fetched(Box::new(block))).await;
-                        return;
+            let mut asked = FuturesUnordered::new();
+            loop {
+                if asked.is_empty() {
+                    match candidates.next() {
+                        Some(peer) => asked.push(ask_block(&net, peer, hash)),
+                        None => break,
+                    }
+                }
+                tokio::select! {
+                    Some(found) = asked.next() => {
+                        if let Some(block) = found {
+                            let _ = jobs.send(Job::Fetched(Box::new(block))).await;
+                            return;
+                        }
+                    }
+                    _ = tokio::time::sleep(FETCH_HEDGE) => {
+                        if let Some(peer) = candidates.next() {
+                            asked.push(ask_block(&net, peer, hash));
+                        }
                     }
                 }
             }
@@ -248,6 +284,21 @@ impl Driver {
             child: child.header.clone(),
             child_qc: qc.clone(),
         })
+    }
+}
+
+/// How long a block fetch waits for one peer before also asking the next.
+const FETCH_HEDGE: Duration = Duration::from_millis(200);
+
+/// `peer`'s copy of block `hash`, if it answers with exactly that block.
+async fn ask_block(
+    net: &crate::network::NetworkHandle,
+    peer: libp2p::PeerId,
+    hash: Hash,
+) -> Option<Block> {
+    match net.request(peer, Request::FetchBlock { hash }).await {
+        Ok(crate::network::Response::Block(Some(block))) if block.hash() == hash => Some(block),
+        _ => None,
     }
 }
 

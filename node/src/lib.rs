@@ -3,7 +3,6 @@
 //! - [`cli`]: the command line (`init`, `testnet`, `start`, `dev`, `keys`).
 //! - [`config`]: the `config.toml` file.
 //! - [`node`]: startup, the consensus driver, block building and checking, block sync.
-//! - [`network`]: libp2p (gossip, request-response, peer scoring).
 //! - [`mempool`]: pending transactions and their admission rules.
 //! - [`rpc`]: the JSON-RPC server.
 //! - [`metrics`], [`logging`]: operations.
@@ -15,6 +14,5 @@ pub mod config;
 pub mod logging;
 pub mod mempool;
 pub mod metrics;
-pub mod network;
 pub mod node;
 pub mod rpc;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use cairn_consensus::Message;
 use cairn_ledger::{ChainId, Hash};
-use cairn_node::network::{
+use cairn_network::{
     decode_consensus, decode_tx_batch, Command, GossipPayload, MessageId, NetError, NetworkEvent,
     PeerId, Reply, Request, Responder, Response, SimPeers, Topic,
 };

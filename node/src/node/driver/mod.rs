@@ -29,8 +29,8 @@ use super::app::App;
 use super::env::Env;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
-use crate::network::{NetworkEvent, NetworkHandle};
 use crate::rpc::NodeStatus;
+use cairn_network::{NetworkEvent, NetworkHandle};
 
 /// Most peers' consensus messages held for the core while it is paused.
 const MAX_HELD: usize = 512;
@@ -50,14 +50,14 @@ pub(crate) enum Job {
         /// The peer asked.
         peer: PeerId,
         /// Its answer.
-        status: Option<crate::network::PeerStatus>,
+        status: Option<cairn_network::PeerStatus>,
     },
     /// A batch of committed blocks for catching up, or why none came.
     SyncBatch {
         /// The peer asked.
         peer: PeerId,
         /// The batch, or the request's failure.
-        batch: Result<Box<crate::network::SyncBatch>, String>,
+        batch: Result<Box<cairn_network::SyncBatch>, String>,
     },
 }
 
@@ -218,7 +218,7 @@ pub struct Driver {
     /// Mempool rejection counts already exported, by reason.
     rejections_exported: std::collections::HashMap<&'static str, u64>,
     /// Network counters already exported (peer penalties and bans).
-    net_exported: crate::network::NetworkStats,
+    net_exported: cairn_network::NetworkStats,
     /// Set by the first storage failure: the driver stops (see [`DriverError`]).
     fatal: Option<DriverError>,
 }
@@ -299,7 +299,7 @@ impl Driver {
             .validators
             .validators()
             .iter()
-            .map(|v| crate::network::peer_id_of(&v.address))
+            .map(|v| cairn_network::peer_id_of(&v.address))
             .collect();
         let (jobs_tx, jobs_rx) = mpsc::channel(1024);
         let d = Driver {
@@ -327,7 +327,7 @@ impl Driver {
             txs_available: None,
             own_inputs: VecDeque::new(),
             rejections_exported: std::collections::HashMap::new(),
-            net_exported: crate::network::NetworkStats::default(),
+            net_exported: cairn_network::NetworkStats::default(),
             fatal: None,
         };
         Ok((d, net_events, jobs_rx))
@@ -384,7 +384,7 @@ impl Driver {
     }
 
     async fn on_admitted(&mut self) {
-        let fresh = self.mempool.drain_fresh(crate::network::MAX_TX_BATCH * 8);
+        let fresh = self.mempool.drain_fresh(cairn_network::MAX_TX_BATCH * 8);
         if !fresh.is_empty() {
             if let Err(e) = self.net.broadcast_txs(fresh).await {
                 tracing::debug!(error = %e, "gossiping transactions failed");
@@ -431,7 +431,7 @@ impl Driver {
     fn export_network_stats(&mut self) {
         let now = self.net.stats();
         let seen = &self.net_exported;
-        for why in crate::network::Misbehaviour::ALL {
+        for why in cairn_network::Misbehaviour::ALL {
             let delta = now
                 .penalties_for(why)
                 .saturating_sub(seen.penalties_for(why));

@@ -12,7 +12,7 @@ use cairn_consensus::{Input, Message, Output, PayloadRequest};
 use cairn_ledger::{Block, CommitProof, Encode, Hash, QuorumCertificate};
 
 use super::{CommittedBlock, Driver, DriverError, Job};
-use crate::network::Request;
+use cairn_network::Request;
 
 impl Driver {
     /// Carries out one output; returns an input for ourselves, if any.
@@ -176,7 +176,7 @@ impl Driver {
                 .into_iter()
                 .chain(others.into_iter().filter(|p| Some(*p) != first));
             for peer in candidates {
-                if let Ok(crate::network::Response::Block(Some(block))) =
+                if let Ok(cairn_network::Response::Block(Some(block))) =
                     net.request(peer, Request::FetchBlock { hash }).await
                 {
                     if block.hash() == hash {

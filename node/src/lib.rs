@@ -3,7 +3,6 @@
 //! - [`cli`]: the command line (`init`, `testnet`, `start`, `dev`, `keys`).
 //! - [`config`]: the `config.toml` file.
 //! - [`node`]: startup, the consensus driver, block building and checking, block sync.
-//! - [`mempool`]: pending transactions and their admission rules.
 //! - [`rpc`]: the JSON-RPC server.
 //! - [`metrics`], [`logging`]: operations.
 //! - [`audit`]: the ledger audit (`cairn audit`) and proof checks (`cairn explore`).
@@ -12,7 +11,6 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod logging;
-pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod rpc;

@@ -5,8 +5,8 @@ use cairn_consensus::Input;
 use cairn_ledger::Height;
 
 use super::{Driver, Verdict};
-use crate::mempool::{MempoolError, Origin};
 use crate::node::sync;
+use cairn_mempool::{MempoolError, Origin};
 use cairn_network::{
     ErrorCode, GossipPayload, Misbehaviour, NetworkEvent, PeerStatus, Request, Response, Validation,
 };

@@ -27,9 +27,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::app::App;
 use super::env::Env;
-use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::rpc::NodeStatus;
+use cairn_mempool::Mempool;
 use cairn_network::{NetworkEvent, NetworkHandle};
 
 /// Most peers' consensus messages held for the core while it is paused.

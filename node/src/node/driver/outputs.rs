@@ -252,7 +252,7 @@ impl Driver {
 }
 
 /// The application's verdict on a proposed block (CPU-heavy: signatures).
-fn check_block(app: &super::App, mempool: &crate::mempool::Mempool, block: &Block) -> (Hash, bool) {
+fn check_block(app: &super::App, mempool: &cairn_mempool::Mempool, block: &Block) -> (Hash, bool) {
     let hash = block.hash();
     match app.check(block, |h| mempool.is_verified(h)) {
         Ok(()) => {

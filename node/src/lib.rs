@@ -5,9 +5,7 @@
 //! - [`node`]: startup, the consensus driver, block building and checking, block sync.
 //! - [`rpc`]: the JSON-RPC server.
 //! - [`metrics`], [`logging`]: operations.
-//! - [`audit`]: the ledger audit (`cairn audit`) and proof checks (`cairn explore`).
 
-pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod logging;

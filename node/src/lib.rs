@@ -1,4 +1,7 @@
-//! The Cairn node: the `cairn` binary's library.
+//! The Cairn node: the `cairn` binary's library. Its seams are crates of
+//! their own, under `node/`: `cairn_network` (libp2p), `cairn_mempool`
+//! (pending transactions and admission) and `cairn_audit` (the chain audit
+//! and proof checks, linkable by a light client); this crate wires them.
 //!
 //! - [`cli`]: the command line (`init`, `testnet`, `start`, `dev`, `keys`).
 //! - [`config`]: the `config.toml` file.

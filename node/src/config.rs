@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::mempool::MempoolConfig;
 use crate::rpc::RpcConfig;
+use cairn_mempool::MempoolConfig;
 
 /// The whole node configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,8 +146,8 @@ pub enum ConfigError {
     },
 }
 
-/// A value out of range in one section of the config (`[rpc]`,
-/// `[mempool]`): its dotted key and what is wrong with it.
+/// A value out of range in one section of the config (`[rpc]`; `[mempool]`
+/// has its own `cairn_mempool::InvalidLimit`): its dotted key and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{key} {reason}")]
 pub struct InvalidValue {
@@ -213,7 +213,7 @@ impl Config {
         )?;
         let section = |e: InvalidValue| bad(e.key, e.reason);
         self.rpc.validate().map_err(section)?;
-        self.mempool.validate().map_err(section)?;
+        self.mempool.validate().map_err(|e| bad(e.key, e.reason))?;
         if self.p2p.listen == self.rpc.listen_addr {
             return Err(bad(
                 "rpc.listen_addr",

@@ -1,20 +1,17 @@
-//! The Cairn node: the `cairn` binary's library.
+//! The Cairn node: the `cairn` binary's library. Its seams are crates of
+//! their own, under `node/`: `cairn_network` (libp2p), `cairn_mempool`
+//! (pending transactions and admission) and `cairn_audit` (the chain audit
+//! and proof checks, linkable by a light client); this crate wires them.
 //!
 //! - [`cli`]: the command line (`init`, `testnet`, `start`, `dev`, `keys`).
 //! - [`config`]: the `config.toml` file.
 //! - [`node`]: startup, the consensus driver, block building and checking, block sync.
-//! - [`network`]: libp2p (gossip, request-response, peer scoring).
-//! - [`mempool`]: pending transactions and their admission rules.
 //! - [`rpc`]: the JSON-RPC server.
 //! - [`metrics`], [`logging`]: operations.
-//! - [`audit`]: the ledger audit (`cairn audit`) and proof checks (`cairn explore`).
 
-pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod logging;
-pub mod mempool;
 pub mod metrics;
-pub mod network;
 pub mod node;
 pub mod rpc;

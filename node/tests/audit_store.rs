@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use audit_common::ChainBuilder;
+use cairn_audit::{
+    self as audit, AuditError, AuditOptions, BlockSource, FetchResult, Fetched, StoreSource,
+    Summary, Trusted,
+};
 use cairn_genesis::Genesis;
 use cairn_ledger::{Block, Decode, Encode, Height, QuorumCertificate, Round};
-use cairn_node::audit::{
-    self, AuditError, AuditOptions, BlockSource, FetchResult, Fetched, StoreSource, Summary,
-    Trusted,
-};
 use rand::SeedableRng;
 
 const TIP: u64 = 12;

@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit_common::ChainBuilder;
+use cairn_audit::proofs::{verify_account_proof, verify_tx_answer, verify_tx_proof};
+use cairn_audit::{self as audit, AuditError, AuditOptions, BlockSource, RpcSource, StoreSource};
 use cairn_genesis::{build_genesis_state, Genesis};
 use cairn_ledger::store::Store;
 use cairn_ledger::{Address, Encode, Hash, Height, QuorumCertificate, SignedTransaction};
-use cairn_node::audit::proofs::{verify_account_proof, verify_tx_answer, verify_tx_proof};
-use cairn_node::audit::{self, AuditError, AuditOptions, BlockSource, RpcSource, StoreSource};
-use cairn_node::mempool::{Mempool, MempoolConfig};
+use cairn_mempool::{Mempool, MempoolConfig};
 use cairn_node::node::driver::CommittedBlock;
 use cairn_node::rpc::{start, NodeStatus, RpcConfig, RpcContext};
 use cairn_rpc::CairnApiClient;

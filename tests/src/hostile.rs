@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_ledger::SecretKey;
-use cairn_node::network::{keypair_of, RR_PROTOCOL};
+use cairn_network::{keypair_of, RR_PROTOCOL};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::request_response::{self, OutboundRequestId};

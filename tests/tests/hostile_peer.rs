@@ -33,7 +33,7 @@ use cairn_ledger::{
     Address, Amount, ChainId, Encode, Hash, Proposal, Round, Signature, SignedTransaction, Timeout,
     Transaction, Vote,
 };
-use cairn_node::network::{
+use cairn_network::{
     consensus_topic, decode_consensus, peer_id_of, txs_topic, Request, MAX_TX_BATCH,
 };
 use cairn_tests::hostile::{frame, HostilePeer, Seen};

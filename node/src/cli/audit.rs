@@ -1,6 +1,6 @@
 //! `cairn audit (--home DIR | --rpc URL) [--genesis FILE] [--from H] [--to H] [--json]`:
 //! replays the chain from its genesis file and checks every block (see
-//! `crate::audit` and docs/AUDIT.md). Exit codes: 0 clean, 1 a discrepancy,
+//! the `cairn_audit` crate and docs/AUDIT.md). Exit codes: 0 clean, 1 a discrepancy,
 //! 2 the audit could not run.
 
 use std::path::PathBuf;
@@ -9,8 +9,10 @@ use cairn_genesis::Genesis;
 use cairn_ledger::Height;
 use clap::Args;
 
-use crate::audit::{self, AuditError, AuditOptions, RpcSource, StoreSource, Summary, Trusted};
 use crate::config::Home;
+use cairn_audit::{
+    self as audit, AuditError, AuditOptions, RpcSource, StoreSource, Summary, Trusted,
+};
 
 /// Arguments of `cairn audit`.
 #[derive(Debug, Args)]

@@ -20,10 +20,10 @@ use clap::{Args, Subcommand};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use serde_json::json;
 
-use crate::audit::proofs::{verify_account_proof, verify_tx_answer, CheckedTx};
-use crate::audit::rpc_source::{genesis_state, MAX_RESPONSE_BYTES};
-use crate::audit::Trusted;
-use crate::rpc::convert::tx_view;
+use cairn_audit::proofs::{verify_account_proof, verify_tx_answer, CheckedTx};
+use cairn_audit::rpc_source::{genesis_state, MAX_RESPONSE_BYTES};
+use cairn_audit::Trusted;
+use cairn_rpc::convert::tx_view;
 
 /// Arguments of `cairn explore`.
 #[derive(Debug, Args)]

@@ -159,3 +159,10 @@ impl Env {
         (self.random_u64() % n.max(1) as u64) as usize
     }
 }
+
+/// The mempool verifies its signature batches where the node runs CPU work.
+impl cairn_mempool::Executor for Env {
+    fn cpu(&self, job: cairn_mempool::CpuJob) -> cairn_mempool::CpuFuture<'_> {
+        Box::pin(Env::cpu(self, job))
+    }
+}

@@ -18,10 +18,10 @@ use jsonrpsee::server::ServerHandle;
 use tokio::sync::{broadcast, watch};
 
 use crate::config::{Config, Home};
-use crate::mempool::Mempool;
 use crate::metrics::{Metrics, MetricsServer};
-use crate::network::{socket_multiaddr, Network, NetworkConfig, NetworkHandle};
 use crate::rpc::{NodeStatus, RpcContext};
+use cairn_mempool::Mempool;
+use cairn_network::{socket_multiaddr, Network, NetworkConfig, NetworkHandle};
 
 /// Runs the node in `home` on a new tokio runtime until SIGINT or SIGTERM.
 pub fn start_blocking(home: &Path) -> anyhow::Result<()> {

@@ -11,7 +11,7 @@ use cairn_ledger::store::{Store, StoreError};
 use cairn_ledger::validate::{self, BlockError, BlockLimits};
 use cairn_ledger::{CommitProof, Committee, Height, QuorumCertificate, VerifyError};
 
-pub use crate::network::SyncBatch;
+pub use cairn_network::SyncBatch;
 
 /// The most blocks one sync response carries.
 pub const MAX_SYNC_BLOCKS: usize = 64;

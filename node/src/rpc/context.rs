@@ -8,8 +8,8 @@ use cairn_ledger::store::Store;
 use cairn_ledger::Round;
 use tokio::sync::{broadcast, watch};
 
-use crate::mempool::Mempool;
 use crate::node::driver::CommittedBlock;
+use cairn_mempool::Mempool;
 
 /// Live facts only the consensus driver and the network know. The driver
 /// publishes a new value through a `tokio::sync::watch` channel whenever one

@@ -7,7 +7,7 @@ use cairn_rpc::{ErrorCode, ItemError};
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::json;
 
-use crate::mempool::MempoolError;
+use cairn_mempool::MempoolError;
 
 /// Parses `0x` + an even number of hex digits; `what` names the parameter.
 pub fn parse_hex(s: &str, what: &str) -> Result<Vec<u8>, ErrorObjectOwned> {

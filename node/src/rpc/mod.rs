@@ -9,7 +9,6 @@
 
 pub mod config;
 pub mod context;
-pub mod convert;
 pub mod cors;
 pub mod errors;
 pub mod params;

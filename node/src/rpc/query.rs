@@ -15,9 +15,11 @@ use jsonrpsee::core::RpcResult;
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::json;
 
-use super::convert::{block_view, header_view, hex0x, qc_view, receipt_view, succeeded, tx_view};
 use super::errors::internal;
 use super::RpcContext;
+use cairn_rpc::convert::{
+    block_view, header_view, hex0x, qc_view, receipt_view, succeeded, tx_view,
+};
 
 /// Runs `f` against the store on the blocking pool.
 pub async fn with_store<T, F>(store: &Arc<Store>, f: F) -> RpcResult<T>

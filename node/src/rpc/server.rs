@@ -31,7 +31,7 @@ use super::params::ParamCount;
 use super::ratelimit::{RateLimit, SubmitLimiter};
 use super::{query, subscribe, RpcConfig, RpcContext};
 use crate::config::InvalidValue;
-use crate::mempool::MempoolError;
+use cairn_mempool::MempoolError;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]

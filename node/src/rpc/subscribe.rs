@@ -18,11 +18,11 @@ use jsonrpsee::server::{PendingSubscriptionSink, SubscriptionSink};
 use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::convert::new_block;
 use super::errors::parse_hash;
 use super::query::get_transaction;
 use super::RpcContext;
 use crate::node::driver::CommittedBlock;
+use cairn_rpc::convert::new_block;
 
 /// `subscribeNewBlocks`: one notification per committed block, in order,
 /// every height from the tip at subscription time on. `committed` must have

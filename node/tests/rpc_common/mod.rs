@@ -13,7 +13,7 @@ use cairn_ledger::{
     Amount, Block, BlockHeader, ChainId, Committee, Encode, QuorumCertificate, SignedTransaction,
     Transaction, Vote,
 };
-use cairn_node::mempool::{Mempool, MempoolConfig};
+use cairn_mempool::{Mempool, MempoolConfig};
 use cairn_node::node::driver::CommittedBlock;
 use cairn_node::rpc::{start, NodeStatus, RpcConfig, RpcContext};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};

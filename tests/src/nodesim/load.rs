@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cairn_ledger::store::Store;
 use cairn_ledger::{Amount, ChainId, Encode, Hash, SecretKey, Transaction};
-use cairn_node::mempool::Mempool;
+use cairn_mempool::Mempool;
 use parking_lot::Mutex;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use cairn_genesis::{build_genesis_state, testnet_deterministic, GenesisTime};
 use cairn_ledger::{Amount, ChainId};
-use cairn_node::network::peer_id_of;
+use cairn_network::peer_id_of;
 pub use cairn_node::node::driver::{Planted, PlantedNodeBug};
 use parking_lot::Mutex;
 use rand::SeedableRng;

@@ -22,7 +22,7 @@ use std::time::Duration;
 use cairn_consensus::{Message, SafetyData};
 use cairn_ledger::store::Store;
 use cairn_ledger::{ChainId, Decode, Hash};
-use cairn_node::network::{
+use cairn_network::{
     decode_consensus, decode_tx_batch, Command, GossipPayload, MessageId, NetError, NetworkEvent,
     PeerId, Reply, Request, Responder, Response, SimPeers, Topic,
 };

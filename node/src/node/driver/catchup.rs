@@ -21,8 +21,8 @@ use libp2p::PeerId;
 use tokio::time::Instant;
 
 use super::{Driver, Job, PlantedNodeBug};
-use crate::network::{NetworkHandle, PeerStatus, Request, Response, SyncBatch};
 use crate::node::sync::{self, MAX_SYNC_BLOCKS};
+use cairn_network::{NetworkHandle, PeerStatus, Request, Response, SyncBatch};
 
 /// A sync under way: from whom, up to where, how many blocks so far.
 #[derive(Debug, Clone, Copy)]
@@ -272,7 +272,7 @@ impl Driver {
                 tracing::warn!(error = %e, %peer, "peer sent an invalid sync batch");
                 let _ = self
                     .net
-                    .penalise(peer, crate::network::Misbehaviour::Invalid)
+                    .penalise(peer, cairn_network::Misbehaviour::Invalid)
                     .await;
             }
         }

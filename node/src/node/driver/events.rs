@@ -5,11 +5,11 @@ use cairn_consensus::Input;
 use cairn_ledger::Height;
 
 use super::{Driver, Verdict};
-use crate::mempool::{MempoolError, Origin};
-use crate::network::{
+use crate::node::sync;
+use cairn_mempool::{MempoolError, Origin};
+use cairn_network::{
     ErrorCode, GossipPayload, Misbehaviour, NetworkEvent, PeerStatus, Request, Response, Validation,
 };
-use crate::node::sync;
 
 impl Driver {
     pub(super) async fn on_network(&mut self, ev: NetworkEvent) {

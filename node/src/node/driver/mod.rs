@@ -30,10 +30,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::app::App;
 use super::env::Env;
-use crate::mempool::Mempool;
 use crate::metrics::Metrics;
-use crate::network::{NetworkEvent, NetworkHandle};
 use crate::rpc::NodeStatus;
+use cairn_mempool::Mempool;
+use cairn_network::{NetworkEvent, NetworkHandle};
 
 /// Most peers' consensus messages held for the core while it is paused.
 const MAX_HELD: usize = 512;
@@ -53,14 +53,14 @@ pub(crate) enum Job {
         /// The peer asked.
         peer: PeerId,
         /// Its answer.
-        status: Option<crate::network::PeerStatus>,
+        status: Option<cairn_network::PeerStatus>,
     },
     /// A batch of committed blocks for catching up, or why none came.
     SyncBatch {
         /// The peer asked.
         peer: PeerId,
         /// The batch, or the request's failure.
-        batch: Result<Box<crate::network::SyncBatch>, String>,
+        batch: Result<Box<cairn_network::SyncBatch>, String>,
     },
 }
 
@@ -224,7 +224,7 @@ pub struct Driver {
     /// Mempool rejection counts already exported, by reason.
     rejections_exported: std::collections::HashMap<&'static str, u64>,
     /// Network counters already exported (peer penalties and bans).
-    net_exported: crate::network::NetworkStats,
+    net_exported: cairn_network::NetworkStats,
     /// Set by the first storage failure: the driver stops (see [`DriverError`]).
     fatal: Option<DriverError>,
     /// The planted bug, if any ([`PlantedNodeBug`]).
@@ -310,7 +310,7 @@ impl Driver {
             .validators
             .validators()
             .iter()
-            .map(|v| crate::network::peer_id_of(&v.address))
+            .map(|v| cairn_network::peer_id_of(&v.address))
             .collect();
         let (jobs_tx, jobs_rx) = mpsc::channel(1024);
         let d = Driver {
@@ -338,7 +338,7 @@ impl Driver {
             txs_available: None,
             own_inputs: VecDeque::new(),
             rejections_exported: std::collections::HashMap::new(),
-            net_exported: crate::network::NetworkStats::default(),
+            net_exported: cairn_network::NetworkStats::default(),
             fatal: None,
             planted,
             unpersisted: None,
@@ -397,7 +397,7 @@ impl Driver {
     }
 
     async fn on_admitted(&mut self) {
-        let fresh = self.mempool.drain_fresh(crate::network::MAX_TX_BATCH * 8);
+        let fresh = self.mempool.drain_fresh(cairn_network::MAX_TX_BATCH * 8);
         if !fresh.is_empty() {
             if let Err(e) = self.net.broadcast_txs(fresh).await {
                 tracing::debug!(error = %e, "gossiping transactions failed");
@@ -449,7 +449,7 @@ impl Driver {
     fn export_network_stats(&mut self) {
         let now = self.net.stats();
         let seen = &self.net_exported;
-        for why in crate::network::Misbehaviour::ALL {
+        for why in cairn_network::Misbehaviour::ALL {
             let delta = now
                 .penalties_for(why)
                 .saturating_sub(seen.penalties_for(why));

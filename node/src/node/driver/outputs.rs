@@ -13,7 +13,7 @@ use cairn_consensus::{Input, Message, Output, PayloadRequest};
 use cairn_ledger::{Block, CommitProof, Encode, Hash, QuorumCertificate};
 
 use super::{CommittedBlock, Driver, DriverError, Job, PlantedNodeBug};
-use crate::network::Request;
+use cairn_network::Request;
 
 impl Driver {
     /// Carries out one output; returns an input for ourselves, if any.
@@ -292,18 +292,18 @@ const FETCH_HEDGE: Duration = Duration::from_millis(200);
 
 /// `peer`'s copy of block `hash`, if it answers with exactly that block.
 async fn ask_block(
-    net: &crate::network::NetworkHandle,
+    net: &cairn_network::NetworkHandle,
     peer: libp2p::PeerId,
     hash: Hash,
 ) -> Option<Block> {
     match net.request(peer, Request::FetchBlock { hash }).await {
-        Ok(crate::network::Response::Block(Some(block))) if block.hash() == hash => Some(block),
+        Ok(cairn_network::Response::Block(Some(block))) if block.hash() == hash => Some(block),
         _ => None,
     }
 }
 
 /// The application's verdict on a proposed block (CPU-heavy: signatures).
-fn check_block(app: &super::App, mempool: &crate::mempool::Mempool, block: &Block) -> (Hash, bool) {
+fn check_block(app: &super::App, mempool: &cairn_mempool::Mempool, block: &Block) -> (Hash, bool) {
     let hash = block.hash();
     match app.check(block, |h| mempool.is_verified(h)) {
         Ok(()) => {

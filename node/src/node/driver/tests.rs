@@ -14,9 +14,9 @@ use libp2p::{noise, tcp, yamux, Multiaddr};
 
 use crate::cli::init::{testnet, TestnetArgs};
 use crate::config::{Config, Home};
-use crate::network::codec::{Codec, WireRequest};
-use crate::network::{Request, Response, RR_PROTOCOL};
 use cairn_ledger::ChainId;
+use cairn_network::{Codec, WireRequest};
+use cairn_network::{Request, Response, RR_PROTOCOL};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_sitting_on_our_probe_still_gets_answers() {

@@ -30,7 +30,7 @@ use cairn_ledger::{
     Proposal, QuorumCertificate, Round, SecretKey, Signature, SignedTransaction, Timeout,
     TimeoutCertificate, Transaction, Vote,
 };
-use cairn_node::network::{
+use cairn_network::{
     decode_consensus, decode_tx_batch, encode_tx_batch, Codec, ErrorCode, FrameError, PeerStatus,
     Request, Response, SyncBatch, WireRequest, MAX_TX_BATCH, RR_PROTOCOL,
 };

@@ -16,17 +16,20 @@
 //! - [`view`] defines [`AccountView`], the committed state admission reads;
 //! - [`pool`] is the data structure (no locks, no I/O);
 //! - [`service`] is [`Mempool`], the shared, thread-safe face;
+//! - [`executor`] is where it verifies signature batches ([`Executor`]);
 //! - [`rejections`] counts refusals by reason.
 
 pub mod config;
 pub mod error;
+pub mod executor;
 pub mod pool;
 pub mod rejections;
 pub mod service;
 pub mod view;
 
-pub use config::MempoolConfig;
+pub use config::{InvalidLimit, MempoolConfig};
 pub use error::{MempoolError, RejectReason};
+pub use executor::{Blocking, CpuFuture, CpuJob, Executor};
 pub use rejections::Rejections;
 pub use service::{Mempool, Origin};
 pub use view::AccountView;

@@ -359,7 +359,7 @@ pub fn decode_tx_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::tests::{block, chain, timeout_msg, transfer};
+    use crate::tests::{block, chain, timeout_msg, transfer};
 
     fn proof() -> CommitProof {
         let (child, qc) = block(3);

@@ -1,12 +1,13 @@
-//! Ledger types to their JSON views.
+//! Ledger types to their JSON views: what the server answers and what the
+//! explorer shows for a transaction it checked, so both render the same JSON.
 
+use crate::types::{
+    BlockTransactions, BlockView, HeaderView, NewBlock, QcView, ReceiptView, SignerView, TcView,
+    TimeoutSignerView, TransactionView,
+};
 use cairn_ledger::{
     Block, BlockHeader, Encode, QuorumCertificate, Receipt, SignedTransaction, TimeoutCertificate,
     TxStatus,
-};
-use cairn_rpc::{
-    BlockTransactions, BlockView, HeaderView, NewBlock, QcView, ReceiptView, SignerView, TcView,
-    TimeoutSignerView, TransactionView,
 };
 
 /// `0x` + lowercase hex.

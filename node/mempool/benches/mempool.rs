@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use cairn_ledger::{Account, Amount, ChainId, Encode, SecretKey, Transaction};
-use cairn_node::mempool::view::MapView;
-use cairn_node::mempool::{Mempool, MempoolConfig};
+use cairn_mempool::view::MapView;
+use cairn_mempool::{Mempool, MempoolConfig};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 const SENDERS: u64 = 100;

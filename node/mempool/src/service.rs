@@ -17,10 +17,10 @@ use tokio::sync::watch;
 
 use super::config::MempoolConfig;
 use super::error::MempoolError;
+use super::executor::{Blocking, Executor};
 use super::pool::Pool;
 use super::rejections::Rejections;
 use super::view::AccountView;
-use crate::node::env::Env;
 
 /// Where transactions came from: local ones are handed out for gossip
 /// ([`Mempool::drain_fresh`]); a peer's were gossiped already.
@@ -42,7 +42,7 @@ pub struct Mempool {
     rejections: Rejections,
     admitted: watch::Sender<u64>,
     /// Where signature batches are verified.
-    env: Arc<Env>,
+    env: Arc<dyn Executor>,
 }
 
 /// Admission's state between its stateless and stateful halves.
@@ -59,12 +59,12 @@ struct Batch {
 impl Mempool {
     /// An empty mempool for `chain_id`. `config` should be validated.
     pub fn new(config: MempoolConfig, chain_id: ChainId) -> Mempool {
-        Mempool::with_env(config, chain_id, Arc::new(Env::production()))
+        Mempool::with_env(config, chain_id, Arc::new(Blocking))
     }
 
-    /// An empty mempool that verifies signatures through `env` (the node's,
-    /// or a simulated one).
-    pub fn with_env(config: MempoolConfig, chain_id: ChainId, env: Arc<Env>) -> Mempool {
+    /// An empty mempool that verifies signatures through `env` (the node's
+    /// `Env`, or a simulated one).
+    pub fn with_env(config: MempoolConfig, chain_id: ChainId, env: Arc<dyn Executor>) -> Mempool {
         let cache = NonZeroUsize::new(config.verified_cache).unwrap_or(NonZeroUsize::MIN);
         Mempool {
             pool: Mutex::new(Pool::new(config.clone())),
@@ -113,7 +113,7 @@ impl Mempool {
                 .iter()
                 .map(|&i| batch.todo[i].1.clone())
                 .collect();
-            self.env.cpu(move || verify_all(&txs)).await
+            self.env.cpu(Box::new(move || verify_all(&txs))).await
         };
         self.finish(&mut batch, &bad, origin, view);
         self.collect(batch)

@@ -23,7 +23,7 @@ use super::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// `RUST_LOG=cairn_node=debug` shows the network's view when a test fails.
+/// `RUST_LOG=cairn_network=debug` shows the network's view when a test fails.
 fn logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())

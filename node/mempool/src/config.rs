@@ -3,8 +3,6 @@
 use cairn_ledger::types::tx::MAX_TX_LEN;
 use serde::{Deserialize, Serialize};
 
-use crate::config::InvalidValue;
-
 /// Mempool limits. Every field has a default; `validate` rejects nonsense.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -28,6 +26,27 @@ pub struct MempoolConfig {
     pub verified_cache: usize,
 }
 
+/// A limit out of range: its dotted key (e.g. `mempool.max_txs`) and what
+/// is wrong with it. The node reports it as a bad `config.toml` key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key} {reason}")]
+pub struct InvalidLimit {
+    /// The dotted key, e.g. `mempool.max_txs`.
+    pub key: &'static str,
+    /// What is wrong and what is allowed.
+    pub reason: String,
+}
+
+impl InvalidLimit {
+    /// `key`'s value is wrong: `reason`.
+    pub fn new(key: &'static str, reason: impl Into<String>) -> InvalidLimit {
+        InvalidLimit {
+            key,
+            reason: reason.into(),
+        }
+    }
+}
+
 impl Default for MempoolConfig {
     fn default() -> Self {
         MempoolConfig {
@@ -44,7 +63,7 @@ impl Default for MempoolConfig {
 
 impl MempoolConfig {
     /// Rejects limits that would make the mempool useless, naming the key.
-    pub fn validate(&self) -> Result<(), InvalidValue> {
+    pub fn validate(&self) -> Result<(), InvalidLimit> {
         let positive = [
             ("mempool.max_txs", self.max_txs),
             ("mempool.max_bytes", self.max_bytes),
@@ -54,23 +73,23 @@ impl MempoolConfig {
         ];
         for (key, v) in positive {
             if v == 0 {
-                return Err(InvalidValue::new(key, "must be at least 1"));
+                return Err(InvalidLimit::new(key, "must be at least 1"));
             }
         }
         if self.tx_ttl_secs == 0 {
-            return Err(InvalidValue::new(
+            return Err(InvalidLimit::new(
                 "mempool.tx_ttl_secs",
                 "must be at least 1",
             ));
         }
         if self.nonce_window == 0 {
-            return Err(InvalidValue::new(
+            return Err(InvalidLimit::new(
                 "mempool.nonce_window",
                 "must be at least 1",
             ));
         }
         if self.max_tx_bytes > MAX_TX_LEN {
-            return Err(InvalidValue::new(
+            return Err(InvalidLimit::new(
                 "mempool.max_tx_bytes",
                 format!(
                     "is {}, above the largest valid transaction ({MAX_TX_LEN} bytes)",
@@ -79,7 +98,7 @@ impl MempoolConfig {
             ));
         }
         if self.max_bytes < self.max_tx_bytes {
-            return Err(InvalidValue::new(
+            return Err(InvalidLimit::new(
                 "mempool.max_bytes",
                 format!(
                     "({}) must be at least mempool.max_tx_bytes ({})",

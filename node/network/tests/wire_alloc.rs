@@ -19,7 +19,7 @@ use cairn_ledger::{
     Amount, Block, ChainId, CommitProof, Encode, Hash, Height, Proposal, QuorumCertificate, Round,
     SecretKey, Signature, SignedTransaction, Timeout, TimeoutCertificate, Transaction,
 };
-use cairn_node::network::{
+use cairn_network::{
     decode_consensus, decode_tx_batch, encode_tx_batch, Codec, Request, Response, SyncBatch,
     RR_PROTOCOL,
 };

@@ -323,7 +323,7 @@ mod tests {
     use super::*;
 
     fn peer(n: u8) -> PeerId {
-        crate::network::peer_id_of(&cairn_ledger::SecretKey::from_seed([n; 32]).address()).unwrap()
+        crate::peer_id_of(&cairn_ledger::SecretKey::from_seed([n; 32]).address()).unwrap()
     }
 
     #[test]

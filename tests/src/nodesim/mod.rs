@@ -84,7 +84,7 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// `NODESIM_LOG=<filter>` (e.g. `info`, `cairn_node=debug`) prints the
+/// `NODESIM_LOG=<filter>` (e.g. `info`, `cairn_node=debug,cairn_mempool=debug`) prints the
 /// nodes' logs with virtual timestamps, each line under its node's span.
 fn init_logging() {
     let Ok(filter) = std::env::var("NODESIM_LOG") else {

@@ -12,6 +12,10 @@
 //! through `cairn_getRawBlocks`). The first discrepancy stops the audit and
 //! names the height, the check, and the expected and actual values.
 //!
+//! Without the default `store` feature the crate builds without RocksDB
+//! (`default-features = false`): the engine, [`RpcSource`] and the proof
+//! checks are what a light client links; only [`StoreSource`] needs the store.
+//!
 //! Trust: only the genesis file (and, with `--from H`, the state at `H`; see
 //! docs/AUDIT.md). Nothing the source says about itself is believed.
 
@@ -20,6 +24,7 @@ pub mod proofs;
 pub mod rpc_source;
 mod rules;
 pub mod state;
+#[cfg(feature = "store")]
 pub mod store_source;
 mod verify;
 
@@ -31,6 +36,7 @@ use serde::Serialize;
 pub use engine::{run, AuditOptions};
 pub use rpc_source::RpcSource;
 pub use state::AuditState;
+#[cfg(feature = "store")]
 pub use store_source::StoreSource;
 
 /// What an audit trusts, all from one genesis file: the state and block at

@@ -101,16 +101,7 @@ pub fn discrepancy(height: Height, block: &Block, e: &BlockError) -> Discrepancy
             format!("a QC for block {qc_hash} (height {qc_height}, round {qc_round})"),
         ),
         BlockError::Certificate { which, source } => {
-            let quorum = matches!(source, VerifyError::NoQuorum { .. });
-            let (check, expected) = match which {
-                Certificate::Qc if quorum => ("qc-quorum", "a valid quorum certificate"),
-                Certificate::Qc => ("qc-signature", "a valid quorum certificate"),
-                Certificate::Justify if quorum => {
-                    ("justify-quorum", "a valid certificate of the parent")
-                }
-                Certificate::Justify => ("justify-signature", "a valid certificate of the parent"),
-                Certificate::TimeoutCert => ("timeout-cert", "a valid timeout certificate"),
-            };
+            let (check, expected) = certificate_check(*which, source);
             d(check, expected.into(), source.to_string())
         }
         BlockError::BadSignature { index, hash } => {
@@ -118,11 +109,21 @@ pub fn discrepancy(height: Height, block: &Block, e: &BlockError) -> Discrepancy
                 .txs
                 .get(*index)
                 .map_or_else(|| "its sender".to_string(), |t| t.tx().from.to_string());
-            d(
-                "tx-signature",
-                format!("a valid signature by {from} on transaction {index}"),
-                format!("an invalid signature (transaction {index}, hash {hash})"),
-            )
+            let expected = format!("a valid signature by {from} on transaction {index}");
+            let actual = format!("an invalid signature (transaction {index}, hash {hash})");
+            d("tx-signature", expected, actual)
         }
+    }
+}
+
+/// The check a certificate that does not verify breaks, and what it should be.
+fn certificate_check(which: Certificate, source: &VerifyError) -> (&'static str, &'static str) {
+    let quorum = matches!(source, VerifyError::NoQuorum { .. });
+    match which {
+        Certificate::Qc if quorum => ("qc-quorum", "a valid quorum certificate"),
+        Certificate::Qc => ("qc-signature", "a valid quorum certificate"),
+        Certificate::Justify if quorum => ("justify-quorum", "a valid certificate of the parent"),
+        Certificate::Justify => ("justify-signature", "a valid certificate of the parent"),
+        Certificate::TimeoutCert => ("timeout-cert", "a valid timeout certificate"),
     }
 }

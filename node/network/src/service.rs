@@ -9,11 +9,11 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId};
+use libp2p::{Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::behaviour::build_swarm;
+use super::behaviour::{build_swarm, Behaviour};
 use super::config::NetworkConfig;
 use super::error::NetError;
 use super::event::NetworkEvent;
@@ -55,42 +55,7 @@ impl Network {
                     why: format!("cannot subscribe to {topic}: {e}"),
                 })?;
         }
-        let listen = socket_multiaddr(config.listen);
-        let listen_err = |why: String| NetError::Listen {
-            addr: config.listen.to_string(),
-            why,
-        };
-        // libp2p listens with SO_REUSEPORT (so dials can reuse the port), which
-        // would let a second node share a taken port and split its inbound
-        // connections. A plain bind first makes that a clear error instead.
-        if config.listen.port() != 0 {
-            std::net::TcpListener::bind(config.listen).map_err(|e| listen_err(e.to_string()))?;
-        }
-        swarm
-            .listen_on(listen)
-            .map_err(|e| listen_err(e.to_string()))?;
-        let mut listen_addrs = Vec::new();
-        let wait = tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                match swarm.select_next_some().await {
-                    SwarmEvent::NewListenAddr { address, .. } => {
-                        listen_addrs.push(address);
-                        return Ok(());
-                    }
-                    SwarmEvent::ListenerError { error, .. } => return Err(error.to_string()),
-                    SwarmEvent::ListenerClosed { reason, .. } => {
-                        return Err(format!("listener closed: {reason:?}"))
-                    }
-                    _ => {}
-                }
-            }
-        });
-        match wait.await {
-            Ok(Ok(())) => {}
-            Ok(Err(why)) => return Err(listen_err(why)),
-            Err(_) => return Err(listen_err("no listen address after 10 s".into())),
-        }
-
+        let listen_addrs = listen(&mut swarm, config.listen).await?;
         let local_peer_id: PeerId = *swarm.local_peer_id();
         let shared = Arc::new(Shared::default());
         let (command_tx, command_rx) = mpsc::channel(config.command_capacity);
@@ -134,6 +99,43 @@ impl Network {
             listen_addrs,
             task: tokio::spawn(task.run()),
         })
+    }
+}
+
+/// Listens on `addr` and waits (at most 10 s) for the bound address.
+async fn listen(
+    swarm: &mut Swarm<Behaviour>,
+    addr: SocketAddr,
+) -> Result<Vec<Multiaddr>, NetError> {
+    let listen_err = |why: String| NetError::Listen {
+        addr: addr.to_string(),
+        why,
+    };
+    // libp2p listens with SO_REUSEPORT (so dials can reuse the port), which
+    // would let a second node share a taken port and split its inbound
+    // connections. A plain bind first makes that a clear error instead.
+    if addr.port() != 0 {
+        std::net::TcpListener::bind(addr).map_err(|e| listen_err(e.to_string()))?;
+    }
+    swarm
+        .listen_on(socket_multiaddr(addr))
+        .map_err(|e| listen_err(e.to_string()))?;
+    let wait = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => return Ok(vec![address]),
+                SwarmEvent::ListenerError { error, .. } => return Err(error.to_string()),
+                SwarmEvent::ListenerClosed { reason, .. } => {
+                    return Err(format!("listener closed: {reason:?}"))
+                }
+                _ => {}
+            }
+        }
+    });
+    match wait.await {
+        Ok(Ok(addrs)) => Ok(addrs),
+        Ok(Err(why)) => Err(listen_err(why)),
+        Err(_) => Err(listen_err("no listen address after 10 s".into())),
     }
 }
 

@@ -98,138 +98,158 @@ fn client(url: &str) -> anyhow::Result<HttpClient> {
 
 async fn explore(args: ExploreArgs) -> anyhow::Result<()> {
     let c = client(&args.rpc)?;
-    let json = args.json;
-    let url = args.rpc.as_str();
-    let rpc = |what: &'static str| {
-        move |e: jsonrpsee::core::client::Error| anyhow::anyhow!("{what} from {url}: {e}")
-    };
+    let (json, url) = (args.json, args.rpc.as_str());
     match &args.command {
-        ExploreCommand::Status => {
-            let s = c.status().await.map_err(rpc("cairn_status"))?;
-            if json {
-                return print_json(&s);
-            }
-            println!("chain        {}", s.chain_id);
-            println!("genesis      {}", s.genesis_hash);
-            println!("height       {}", s.committed_height);
-            println!("latest block {}", s.latest_block_hash);
-            println!("state root   {}", s.latest_state_root);
-            println!("round        {}", s.round);
-            println!("syncing      {}", s.syncing);
-            println!("peers        {}", s.peers);
-            println!(
-                "mempool      {} transactions, {} bytes",
-                s.mempool_size, s.mempool_bytes
-            );
-            println!("version      {}", s.version);
-        }
+        ExploreCommand::Status => status(&c, url, json).await,
         ExploreCommand::Block { id } => {
             let id: BlockId = serde_json::from_value(parse_block_id(id))
                 .map_err(|e| anyhow::anyhow!("block id {id:?}: {e}"))?;
             let b = c
                 .get_block(id, Some(false))
                 .await
-                .map_err(rpc("cairn_getBlock"))?;
+                .map_err(rpc_error("cairn_getBlock", url))?;
             if json {
                 return print_json(&b);
             }
             print_block(&b);
+            Ok(())
         }
         ExploreCommand::Blocks { from, to } => {
             let blocks = fetch_range(&c, *from, *to)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e} ({})", args.rpc))?;
+                .map_err(|e| anyhow::anyhow!("{e} ({url})"))?;
             let vals = c
                 .get_validators()
                 .await
-                .map_err(rpc("cairn_getValidators"))?;
+                .map_err(rpc_error("cairn_getValidators", url))?;
             if json {
                 return print_json(&blocks);
             }
             print!("{}", blocks_table(&blocks, &vals));
+            Ok(())
         }
-        ExploreCommand::Tx { hash } => {
-            let requested: Hash = hash
-                .parse()
-                .map_err(|e| anyhow::anyhow!("transaction hash {hash:?}: {e}"))?;
-            let info = c
-                .get_transaction(hash.clone())
-                .await
-                .map_err(rpc("cairn_getTransaction"))?;
-            let committee = committee(&c, args.genesis.as_deref(), &args.rpc).await?;
-            let proof = match info.height {
-                Some(_) => Some(
-                    c.get_transaction_proof(hash.clone())
-                        .await
-                        .map_err(rpc("cairn_getTransactionProof"))?,
-                ),
-                None => None,
-            };
-            let checked = verify_tx_answer(
-                &requested,
-                &info,
-                proof.as_ref(),
-                &committee.state.committee,
-            )
-            .map_err(|e| anyhow::anyhow!("the node's answer for {hash} is REJECTED: {e}"))?;
-            print_tx(json, info, &checked)?;
-        }
-        ExploreCommand::Account { address } => {
-            let requested: Address = address
-                .parse()
-                .map_err(|e| anyhow::anyhow!("address {address:?}: {e}"))?;
-            let info = c
-                .get_account(address.clone(), Some(true))
-                .await
-                .map_err(rpc("cairn_getAccount"))?;
-            let committee = committee(&c, args.genesis.as_deref(), &args.rpc).await?;
-            let by = info
-                .certified_by
-                .context("the node sent no certifying block")?;
-            let block = c
-                .get_block(BlockId::Hash(by), Some(false))
-                .await
-                .map_err(rpc("cairn_getBlock"))?;
-            let raw = c
-                .get_raw_blocks(Some(block.header.height), Some(1))
-                .await
-                .map_err(rpc("cairn_getRawBlocks"))?
-                .blocks
-                .into_iter()
-                .next()
-                .context("the node did not return the certifying block")?;
-            verify_account_proof(&requested, &info, &raw, &committee.state.committee)
-                .map_err(|e| anyhow::anyhow!("the node's proof for {address} is REJECTED: {e}"))?;
-            if json {
-                return print_json(
-                    &json!({"account": info, "verified": true, "certifiedHeight": block.header.height}),
-                );
-            }
-            println!("address   {}", info.address);
-            println!("balance   {}", info.balance);
-            println!("nonce     {}", info.nonce);
-            println!("exists    {}", info.exists);
-            println!(
-                "pending   {} (in this node's mempool, reported by the node, not verified)",
-                info.pending
-            );
-            println!(
-                "proof     verified: state root {} (state after height {}) certified by block {} at height {} and its QC",
-                info.state_root, info.height, by, block.header.height
-            );
-        }
+        ExploreCommand::Tx { hash } => tx(&c, &args, hash).await,
+        ExploreCommand::Account { address } => account(&c, &args, address).await,
         ExploreCommand::Validators => {
             let v = c
                 .get_validators()
                 .await
-                .map_err(rpc("cairn_getValidators"))?;
+                .map_err(rpc_error("cairn_getValidators", url))?;
             if json {
                 return print_json(&v);
             }
             print!("{}", validators_table(&v));
+            Ok(())
         }
-        ExploreCommand::Follow { count } => follow(&args.rpc, json, *count).await?,
+        ExploreCommand::Follow { count } => follow(url, json, *count).await,
     }
+}
+
+/// Turns a failed call of `what` to the node at `url` into an error naming both.
+fn rpc_error<'a>(
+    what: &'static str,
+    url: &'a str,
+) -> impl Fn(jsonrpsee::core::client::Error) -> anyhow::Error + 'a {
+    move |e| anyhow::anyhow!("{what} from {url}: {e}")
+}
+
+/// `explore status`.
+async fn status(c: &HttpClient, url: &str, json: bool) -> anyhow::Result<()> {
+    let s = c.status().await.map_err(rpc_error("cairn_status", url))?;
+    if json {
+        return print_json(&s);
+    }
+    println!("chain        {}", s.chain_id);
+    println!("genesis      {}", s.genesis_hash);
+    println!("height       {}", s.committed_height);
+    println!("latest block {}", s.latest_block_hash);
+    println!("state root   {}", s.latest_state_root);
+    println!("round        {}", s.round);
+    println!("syncing      {}", s.syncing);
+    println!("peers        {}", s.peers);
+    println!(
+        "mempool      {} transactions, {} bytes",
+        s.mempool_size, s.mempool_bytes
+    );
+    println!("version      {}", s.version);
+    Ok(())
+}
+
+/// `explore tx`: the transaction and its inclusion proof, checked.
+async fn tx(c: &HttpClient, args: &ExploreArgs, hash: &str) -> anyhow::Result<()> {
+    let url = args.rpc.as_str();
+    let requested: Hash = hash
+        .parse()
+        .map_err(|e| anyhow::anyhow!("transaction hash {hash:?}: {e}"))?;
+    let info = c
+        .get_transaction(hash.to_string())
+        .await
+        .map_err(rpc_error("cairn_getTransaction", url))?;
+    let committee = committee(c, args.genesis.as_deref(), url).await?;
+    let proof = match info.height {
+        Some(_) => Some(
+            c.get_transaction_proof(hash.to_string())
+                .await
+                .map_err(rpc_error("cairn_getTransactionProof", url))?,
+        ),
+        None => None,
+    };
+    let checked = verify_tx_answer(
+        &requested,
+        &info,
+        proof.as_ref(),
+        &committee.state.committee,
+    )
+    .map_err(|e| anyhow::anyhow!("the node's answer for {hash} is REJECTED: {e}"))?;
+    print_tx(args.json, info, &checked)
+}
+
+/// `explore account`: balance and nonce, the proof checked against the
+/// certified state root.
+async fn account(c: &HttpClient, args: &ExploreArgs, address: &str) -> anyhow::Result<()> {
+    let url = args.rpc.as_str();
+    let requested: Address = address
+        .parse()
+        .map_err(|e| anyhow::anyhow!("address {address:?}: {e}"))?;
+    let info = c
+        .get_account(address.to_string(), Some(true))
+        .await
+        .map_err(rpc_error("cairn_getAccount", url))?;
+    let committee = committee(c, args.genesis.as_deref(), url).await?;
+    let by = info
+        .certified_by
+        .context("the node sent no certifying block")?;
+    let block = c
+        .get_block(BlockId::Hash(by), Some(false))
+        .await
+        .map_err(rpc_error("cairn_getBlock", url))?;
+    let raw = c
+        .get_raw_blocks(Some(block.header.height), Some(1))
+        .await
+        .map_err(rpc_error("cairn_getRawBlocks", url))?
+        .blocks
+        .into_iter()
+        .next()
+        .context("the node did not return the certifying block")?;
+    verify_account_proof(&requested, &info, &raw, &committee.state.committee)
+        .map_err(|e| anyhow::anyhow!("the node's proof for {address} is REJECTED: {e}"))?;
+    if args.json {
+        return print_json(
+            &json!({"account": info, "verified": true, "certifiedHeight": block.header.height}),
+        );
+    }
+    println!("address   {}", info.address);
+    println!("balance   {}", info.balance);
+    println!("nonce     {}", info.nonce);
+    println!("exists    {}", info.exists);
+    println!(
+        "pending   {} (in this node's mempool, reported by the node, not verified)",
+        info.pending
+    );
+    println!(
+        "proof     verified: state root {} (state after height {}) certified by block {} at height {} and its QC",
+        info.state_root, info.height, by, block.header.height
+    );
     Ok(())
 }
 

@@ -180,18 +180,7 @@ pub(crate) fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         genesis.consensus.round_timeout_ms = t;
         genesis.validate().context("--round-timeout-ms")?;
     }
-    let ports: Vec<u16> = if args.base_port == 0 {
-        free_ports(3 * n)?
-    } else {
-        let top = u32::from(args.base_port) + 3 * n as u32;
-        if top > u32::from(u16::MAX) {
-            bail!(
-                "--base-port {} leaves no room for {n} nodes (needs ports up to {top})",
-                args.base_port
-            );
-        }
-        (0..3 * n).map(|i| args.base_port + i as u16).collect()
-    };
+    let ports = testnet_ports(args.base_port, n)?;
     let p2p = |i: usize| SocketAddr::new(ips[i], ports[2 * i]);
     let rpc = |i: usize| SocketAddr::new(ips[i], ports[2 * i + 1]);
     let metrics = |i: usize| SocketAddr::new(ips[i], ports[2 * n + i]);
@@ -213,13 +202,7 @@ pub(crate) fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         }));
     }
     let accounts_dir = args.out.join("accounts");
-    std::fs::create_dir_all(&accounts_dir)?;
-    let mut accounts = Vec::new();
-    for (j, key) in akeys.iter().enumerate() {
-        let path = accounts_dir.join(format!("account-{j}.json"));
-        key.write(&path)?;
-        accounts.push(serde_json::json!({ "address": key.address(), "keyFile": path }));
-    }
+    let accounts = write_accounts(&accounts_dir, &akeys)?;
     let summary =
         serde_json::json!({ "chainId": genesis.chain_id, "nodes": nodes, "accounts": accounts });
     std::fs::write(
@@ -240,6 +223,31 @@ pub(crate) fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         accounts_dir.display()
     );
     Ok(())
+}
+
+/// The testnet's `3 n` ports: p2p and RPC of each node in turn, then each
+/// node's metrics; free ones picked by the OS when `base` is 0.
+fn testnet_ports(base: u16, n: usize) -> anyhow::Result<Vec<u16>> {
+    if base == 0 {
+        return free_ports(3 * n);
+    }
+    let top = u32::from(base) + 3 * n as u32;
+    if top > u32::from(u16::MAX) {
+        bail!("--base-port {base} leaves no room for {n} nodes (needs ports up to {top})");
+    }
+    Ok((0..3 * n).map(|i| base + i as u16).collect())
+}
+
+/// Writes each account's key file into `dir`; their summary entries.
+fn write_accounts(dir: &Path, keys: &[KeyFile]) -> anyhow::Result<Vec<serde_json::Value>> {
+    std::fs::create_dir_all(dir)?;
+    let mut accounts = Vec::new();
+    for (j, key) in keys.iter().enumerate() {
+        let path = dir.join(format!("account-{j}.json"));
+        key.write(&path)?;
+        accounts.push(serde_json::json!({ "address": key.address(), "keyFile": path }));
+    }
+    Ok(accounts)
 }
 
 pub(crate) fn dev(args: DevArgs) -> anyhow::Result<()> {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use cairn_genesis::KeyFile;
-use cairn_ledger::{Address, Amount, ChainId, Encode, SecretKey, Transaction};
+use cairn_ledger::{Address, Amount, ChainId, Encode, Hash, SecretKey, Transaction};
+use cairn_rpc::TransactionInfo;
 use clap::{Args, Subcommand};
 
 /// Transaction commands.
@@ -192,19 +193,7 @@ async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     };
-    let info = tokio::time::timeout(
-        std::time::Duration::from_secs(args.timeout_secs),
-        sub.next(),
-    )
-    .await
-    .map_err(|_| {
-        anyhow::anyhow!(
-            "{hash} was not committed within {} s; it may still be pending",
-            args.timeout_secs
-        )
-    })?
-    .ok_or_else(|| anyhow::anyhow!("the node closed the subscription"))?
-    .context("reading the transaction notification")?;
+    let info = wait_committed(sub, hash, args.timeout_secs).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
@@ -221,4 +210,21 @@ async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The subscription's first notification: `hash` committed (or why not).
+async fn wait_committed(
+    sub: &mut jsonrpsee::core::client::Subscription<TransactionInfo>,
+    hash: Hash,
+    timeout_secs: u64,
+) -> anyhow::Result<TransactionInfo> {
+    tokio::time::timeout(std::time::Duration::from_secs(timeout_secs), sub.next())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{hash} was not committed within {timeout_secs} s; it may still be pending"
+            )
+        })?
+        .ok_or_else(|| anyhow::anyhow!("the node closed the subscription"))?
+        .context("reading the transaction notification")
 }

@@ -120,82 +120,43 @@ async fn fund(
         to.len()
     ));
     let first = info.nonce + info.pending;
-    let raws: Vec<String> = to
-        .iter()
-        .zip(first..)
-        .map(|(addr, nonce)| {
-            let tx = Transaction {
-                chain_id: chain.clone(),
-                from,
-                to: *addr,
-                amount: Amount(need),
-                nonce,
-                memo: b"cairn bench funding".to_vec(),
-            }
-            .sign(funder.secret());
-            format!("0x{}", hex::encode(tx.to_bytes()))
-        })
-        .collect();
+    let raws = funding_transfers(chain, funder, to, first, need);
     // Submit in chunks; whatever a node refuses for a transient reason (a
     // small mempool.max_per_sender, a rate limit) is sent again once the
     // accepted part has committed.
     let (mut done, mut chunk) = (0usize, FUND_CHUNK);
     let mut deadline = Instant::now() + FUND_TIMEOUT;
+    let late = || {
+        anyhow::anyhow!(
+            "funding transfers from {from} did not commit within {} s; is the chain live (`cairn_status` on {})?",
+            FUND_TIMEOUT.as_secs(),
+            node.url
+        )
+    };
     while done < raws.len() {
         if Instant::now() > deadline {
-            bail!(
-                "funding transfers from {from} did not commit within {} s; is the chain live (`cairn_status` on {})?",
-                FUND_TIMEOUT.as_secs(),
-                node.url
-            );
+            return Err(late());
         }
         let part = raws[done..(done + chunk).min(raws.len())].to_vec();
-        let accepted = match node.client.submit_transactions(part).await {
-            Ok(outcomes) => {
-                let k = outcomes.iter().take_while(|o| o.error.is_none()).count();
-                if let Some(e) = outcomes.get(k).and_then(|o| o.error.as_ref()) {
-                    let reason = e.data.as_ref().and_then(|d| d["reason"].as_str());
-                    if !reason.is_some_and(retryable) {
-                        bail!(
-                            "{} rejected a funding transfer from {from}: {} (code {})",
-                            node.url,
-                            e.message,
-                            e.code
-                        );
-                    }
-                }
-                k
-            }
-            Err(jsonrpsee::core::ClientError::Call(e))
-                if e.code() == ErrorCode::TooManyItems.code() && chunk > 1 =>
-            {
+        let accepted = match submit_chunk(node, from, part).await? {
+            Chunk::Accepted(k) => k,
+            Chunk::TooLarge if chunk > 1 => {
                 chunk /= 2;
                 continue;
             }
-            Err(jsonrpsee::core::ClientError::Call(e))
-                if e.code() == ErrorCode::RateLimited.code() =>
-            {
-                0
-            }
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("submitting funding transfers to {}", node.url))
-            }
+            Chunk::TooLarge => bail!(
+                "{} refuses even one funding transfer per call (too many items)",
+                node.url
+            ),
+            Chunk::RateLimited => 0,
         };
         if accepted == 0 {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
         done += accepted;
-        while account(node, from).await?.nonce < first + done as u64 {
-            if Instant::now() > deadline {
-                bail!(
-                    "funding transfers from {from} did not commit within {} s; is the chain live (`cairn_status` on {})?",
-                    FUND_TIMEOUT.as_secs(),
-                    node.url
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if !reaches_nonce(node, from, first + done as u64, deadline).await? {
+            return Err(late());
         }
         deadline = Instant::now() + FUND_TIMEOUT;
     }
@@ -207,18 +168,97 @@ async fn fund(
     let funded = first + raws.len() as u64;
     let deadline = Instant::now() + FUND_TIMEOUT;
     for t in &targets[1..] {
-        while account(t, from).await?.nonce < funded {
-            if Instant::now() > deadline {
-                bail!(
-                    "{} did not commit the funding transfers (account {from} below nonce {funded}) within {} s",
-                    t.url,
-                    FUND_TIMEOUT.as_secs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if !reaches_nonce(t, from, funded, deadline).await? {
+            bail!(
+                "{} did not commit the funding transfers (account {from} below nonce {funded}) within {} s",
+                t.url,
+                FUND_TIMEOUT.as_secs()
+            );
         }
     }
     Ok(())
+}
+
+/// The funding transfers, hex-encoded: `need` to each of `to`, nonces from `first`.
+fn funding_transfers(
+    chain: &ChainId,
+    funder: &KeyFile,
+    to: &[Address],
+    first: u64,
+    need: u64,
+) -> Vec<String> {
+    to.iter()
+        .zip(first..)
+        .map(|(addr, nonce)| {
+            let tx = Transaction {
+                chain_id: chain.clone(),
+                from: funder.address(),
+                to: *addr,
+                amount: Amount(need),
+                nonce,
+                memo: b"cairn bench funding".to_vec(),
+            }
+            .sign(funder.secret());
+            format!("0x{}", hex::encode(tx.to_bytes()))
+        })
+        .collect()
+}
+
+/// What a node made of one chunk of funding transfers.
+enum Chunk {
+    /// The first `k` were accepted (the rest refused for a reason that can pass).
+    Accepted(usize),
+    /// More items than the node takes in one call.
+    TooLarge,
+    /// The node's rate limit: try again later.
+    RateLimited,
+}
+
+/// Submits one chunk; a refusal that cannot pass is an error naming it.
+async fn submit_chunk(node: &Target, from: Address, part: Vec<String>) -> anyhow::Result<Chunk> {
+    match node.client.submit_transactions(part).await {
+        Ok(outcomes) => {
+            let k = outcomes.iter().take_while(|o| o.error.is_none()).count();
+            if let Some(e) = outcomes.get(k).and_then(|o| o.error.as_ref()) {
+                let reason = e.data.as_ref().and_then(|d| d["reason"].as_str());
+                if !reason.is_some_and(retryable) {
+                    bail!(
+                        "{} rejected a funding transfer from {from}: {} (code {})",
+                        node.url,
+                        e.message,
+                        e.code
+                    );
+                }
+            }
+            Ok(Chunk::Accepted(k))
+        }
+        Err(jsonrpsee::core::ClientError::Call(e))
+            if e.code() == ErrorCode::TooManyItems.code() =>
+        {
+            Ok(Chunk::TooLarge)
+        }
+        Err(jsonrpsee::core::ClientError::Call(e)) if e.code() == ErrorCode::RateLimited.code() => {
+            Ok(Chunk::RateLimited)
+        }
+        Err(e) => Err(e).with_context(|| format!("submitting funding transfers to {}", node.url)),
+    }
+}
+
+/// Waits until `t` has committed `from`'s transfers below `nonce`; false if
+/// `deadline` passes first.
+async fn reaches_nonce(
+    t: &Target,
+    from: Address,
+    nonce: u64,
+    deadline: Instant,
+) -> anyhow::Result<bool> {
+    while account(t, from).await?.nonce < nonce {
+        if Instant::now() > deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

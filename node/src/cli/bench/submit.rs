@@ -444,10 +444,8 @@ impl Submitter {
     /// Applies one call's answer.
     fn apply(&mut self, a: Answer) {
         let now = Instant::now();
-        let at = self.run.now_us();
         let node = a.node;
         self.nodes[node].in_flight -= 1;
-        let mut failed: BTreeSet<usize> = BTreeSet::new();
         // Senders that resent something in this call, and those of them
         // that got a resent transfer in.
         let resent: BTreeSet<usize> = a
@@ -456,94 +454,137 @@ impl Submitter {
             .filter(|&&i| self.txs[i as usize].submissions > 1)
             .map(|&i| i as usize % self.k)
             .collect();
-        let mut progressed: BTreeSet<usize> = BTreeSet::new();
-        match a.result {
-            Ok(outcomes) => {
-                self.nodes[node].failures = 0;
-                for (k, &i) in a.items.iter().enumerate() {
-                    let i = i as usize;
-                    match outcomes.get(k).map(|o| &o.error) {
-                        Some(None) => {
-                            if self.txs[i].submissions > 1 {
-                                progressed.insert(i % self.k);
-                            }
-                            self.accept(i, node, at);
-                        }
-                        Some(Some(e)) => {
-                            let reason = reason_of(e.code, e.data.as_ref());
-                            self.refuse(i, &reason, &e.message);
-                            failed.insert(i % self.k);
-                        }
-                        None => {
-                            self.refuse(i, "missingOutcome", "the node answered fewer items");
-                            failed.insert(i % self.k);
-                        }
-                    }
-                }
-            }
+        let (failed, progressed) = match a.result {
+            Ok(outcomes) => self.apply_outcomes(node, &a.items, &outcomes),
             Err(e) => {
-                let (reason, message) = match classify(e) {
-                    CallFailure::Transport(message) => {
-                        let jitter = self.jitter();
-                        let n = &mut self.nodes[node];
-                        n.failures += 1;
-                        n.down_until = now + backoff(n.failures, jitter);
-                        if self.plan.resubmit_after.is_some() {
-                            let senders: BTreeSet<usize> =
-                                a.items.iter().map(|&i| i as usize % self.k).collect();
-                            for j in senders {
-                                self.move_sender(j, now);
-                            }
-                        }
-                        (
-                            "transportError".to_string(),
-                            format!("node {node}: {message}"),
-                        )
-                    }
-                    CallFailure::RateLimited { retry_ms, message } => {
-                        let hint = Duration::from_millis(retry_ms.unwrap_or(0));
-                        let jitter = self.jitter();
-                        self.nodes[node].throttled_until = now + hint.max(backoff(1, jitter));
-                        ("rateLimited".to_string(), message)
-                    }
-                    CallFailure::TooManyItems { max, message } => {
-                        let n = &mut self.nodes[node];
-                        let max = max.map_or(n.max_batch / 2, |m| m as usize);
-                        n.max_batch = max.clamp(1, n.max_batch.max(1));
-                        ("tooManyItems".to_string(), message)
-                    }
-                    CallFailure::Other { reason, message } => (reason, message),
-                };
+                let (reason, message) = self.call_failed(node, &a.items, e, now);
                 for &i in &a.items {
                     self.refuse(i as usize, &reason, &message);
-                    failed.insert(i as usize % self.k);
+                }
+                let failed = a.items.iter().map(|&i| i as usize % self.k).collect();
+                (failed, BTreeSet::new())
+            }
+        };
+        let senders: BTreeSet<usize> = a.items.iter().map(|&i| i as usize % self.k).collect();
+        for j in senders {
+            self.settle_sender(
+                j,
+                failed.contains(&j),
+                resent.contains(&j),
+                progressed.contains(&j),
+                now,
+            );
+        }
+    }
+
+    /// A call answered item by item: accepts and refusals. Returns the
+    /// senders with a refusal, and those that got a resent transfer in.
+    fn apply_outcomes(
+        &mut self,
+        node: usize,
+        items: &[u32],
+        outcomes: &[SubmitOutcome],
+    ) -> (BTreeSet<usize>, BTreeSet<usize>) {
+        let at = self.run.now_us();
+        let (mut failed, mut progressed) = (BTreeSet::new(), BTreeSet::new());
+        self.nodes[node].failures = 0;
+        for (k, &i) in items.iter().enumerate() {
+            let i = i as usize;
+            match outcomes.get(k).map(|o| &o.error) {
+                Some(None) => {
+                    if self.txs[i].submissions > 1 {
+                        progressed.insert(i % self.k);
+                    }
+                    self.accept(i, node, at);
+                }
+                Some(Some(e)) => {
+                    let reason = reason_of(e.code, e.data.as_ref());
+                    self.refuse(i, &reason, &e.message);
+                    failed.insert(i % self.k);
+                }
+                None => {
+                    self.refuse(i, "missingOutcome", "the node answered fewer items");
+                    failed.insert(i % self.k);
                 }
             }
         }
-        let senders: BTreeSet<usize> = a.items.iter().map(|&i| i as usize % self.k).collect();
-        for j in senders {
-            let jitter = self.jitter();
-            let s = &mut self.senders[j];
-            s.busy = false;
-            if failed.contains(&j) {
-                if resent.contains(&j) {
-                    // A retry: back off further unless it made progress.
-                    s.attempt = if progressed.contains(&j) {
-                        1
-                    } else {
-                        s.attempt.saturating_add(1)
-                    };
-                    s.retry_at = now + backoff(s.attempt, jitter);
-                } else if now >= s.retry_at {
-                    // A first refusal; refusals of fresh transfers while it
-                    // is backing off do not push its retry further out.
-                    s.attempt = s.attempt.max(1);
-                    s.retry_at = now + backoff(s.attempt, jitter);
+        (failed, progressed)
+    }
+
+    /// A whole call failed: what it does to the node (down, throttled, a
+    /// smaller batch) and its senders; returns the refusal's reason and message.
+    fn call_failed(
+        &mut self,
+        node: usize,
+        items: &[u32],
+        e: ClientError,
+        now: Instant,
+    ) -> (String, String) {
+        match classify(e) {
+            CallFailure::Transport(message) => {
+                let jitter = self.jitter();
+                let n = &mut self.nodes[node];
+                n.failures += 1;
+                n.down_until = now + backoff(n.failures, jitter);
+                if self.plan.resubmit_after.is_some() {
+                    let senders: BTreeSet<usize> =
+                        items.iter().map(|&i| i as usize % self.k).collect();
+                    for j in senders {
+                        self.move_sender(j, now);
+                    }
                 }
-                s.low_at_fail = s.low;
-            } else if resent.contains(&j) {
-                s.attempt = 0;
+                (
+                    "transportError".to_string(),
+                    format!("node {node}: {message}"),
+                )
             }
+            CallFailure::RateLimited { retry_ms, message } => {
+                let hint = Duration::from_millis(retry_ms.unwrap_or(0));
+                let jitter = self.jitter();
+                self.nodes[node].throttled_until = now + hint.max(backoff(1, jitter));
+                ("rateLimited".to_string(), message)
+            }
+            CallFailure::TooManyItems { max, message } => {
+                let n = &mut self.nodes[node];
+                let max = max.map_or(n.max_batch / 2, |m| m as usize);
+                n.max_batch = max.clamp(1, n.max_batch.max(1));
+                ("tooManyItems".to_string(), message)
+            }
+            CallFailure::Other { reason, message } => (reason, message),
+        }
+    }
+
+    /// Sender `j`'s call is over: free to send again, backing off after a
+    /// refusal.
+    fn settle_sender(
+        &mut self,
+        j: usize,
+        failed: bool,
+        resent: bool,
+        progressed: bool,
+        now: Instant,
+    ) {
+        let jitter = self.jitter();
+        let s = &mut self.senders[j];
+        s.busy = false;
+        if failed {
+            if resent {
+                // A retry: back off further unless it made progress.
+                s.attempt = if progressed {
+                    1
+                } else {
+                    s.attempt.saturating_add(1)
+                };
+                s.retry_at = now + backoff(s.attempt, jitter);
+            } else if now >= s.retry_at {
+                // A first refusal; refusals of fresh transfers while it
+                // is backing off do not push its retry further out.
+                s.attempt = s.attempt.max(1);
+                s.retry_at = now + backoff(s.attempt, jitter);
+            }
+            s.low_at_fail = s.low;
+        } else if resent {
+            s.attempt = 0;
         }
     }
 

@@ -149,60 +149,17 @@ pub(crate) fn check(
     sends.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out = Findings::default();
     for fault in faults {
-        let end = fault.end_ms.unwrap_or(f64::INFINITY);
-        let stall = longest_stall(&commits, fault.start_ms, end);
-        let waiting = sends
-            .iter()
-            .take_while(|(s, _)| *s <= end)
-            .any(|(_, c)| c.is_none_or(|c| c > end));
-        let resume = if !end.is_finite() {
-            None
-        } else if !waiting {
-            Some(0.0)
-        } else {
-            let i = commits.partition_point(|&c| c < end);
-            commits.get(i).map(|c| c - end)
-        };
-        let label = format!(
-            "{} {} at {:.1} s",
-            fault.kind,
-            fault.args,
-            fault.start_ms / 1e3
-        );
-        match resume {
-            None if end.is_finite() => out.violations.push(format!(
-                "liveness: nothing committed after the heal of {label} (healed at {:.1} s)",
-                end / 1e3
-            )),
-            None => out
-                .violations
-                .push(format!("the fault {label} was never healed")),
-            Some(r) if r > bound_ms => out.violations.push(format!(
-                "liveness: commits resumed {:.1} s after the heal of {label}, above the bound of {:.1} s",
-                r / 1e3,
-                bound_ms / 1e3
-            )),
-            Some(_) => {}
-        }
-        if fault.keeps_quorum && end.is_finite() && stall > bound_ms && waiting {
-            out.violations.push(format!(
-                "liveness: {label} left a quorum untouched, yet nothing committed for {:.1} s (bound {:.1} s)",
-                stall / 1e3,
-                bound_ms / 1e3
-            ));
-        }
+        let outcome = fault_outcome(fault, &commits, &sends);
+        out.violations
+            .extend(liveness_violations(&outcome, &sends, bound_ms));
         let k = out.kinds.entry(fault.kind.clone()).or_default();
         k.count += 1;
-        k.max_stall_ms = k.max_stall_ms.max(stall);
-        match resume {
+        k.max_stall_ms = k.max_stall_ms.max(outcome.longest_stall_ms);
+        match outcome.resume_ms {
             Some(r) => k.max_resume_ms = k.max_resume_ms.max(r),
             None => k.never_resumed += 1,
         }
-        out.faults.push(FaultOutcome {
-            fault: fault.clone(),
-            longest_stall_ms: stall,
-            resume_ms: resume,
-        });
+        out.faults.push(outcome);
     }
     if !fates.lost.is_empty() {
         out.violations.push(format!(
@@ -220,6 +177,73 @@ pub(crate) fn check(
     }
     out.fates = fates;
     out
+}
+
+/// True if a transfer first sent by `end` had not committed by then.
+fn waiting_at(sends: &[(f64, Option<f64>)], end: f64) -> bool {
+    sends
+        .iter()
+        .take_while(|(s, _)| *s <= end)
+        .any(|(_, c)| c.is_none_or(|c| c > end))
+}
+
+/// One fault's longest stall and the time from its heal to the next commit
+/// (0 when nothing was waiting; `None` if it never healed or nothing
+/// committed after).
+fn fault_outcome(fault: &Fault, commits: &[f64], sends: &[(f64, Option<f64>)]) -> FaultOutcome {
+    let end = fault.end_ms.unwrap_or(f64::INFINITY);
+    let resume = if !end.is_finite() {
+        None
+    } else if !waiting_at(sends, end) {
+        Some(0.0)
+    } else {
+        let i = commits.partition_point(|&c| c < end);
+        commits.get(i).map(|c| c - end)
+    };
+    FaultOutcome {
+        fault: fault.clone(),
+        longest_stall_ms: longest_stall(commits, fault.start_ms, end),
+        resume_ms: resume,
+    }
+}
+
+/// The liveness bound's verdict on one fault.
+fn liveness_violations(
+    o: &FaultOutcome,
+    sends: &[(f64, Option<f64>)],
+    bound_ms: f64,
+) -> Vec<String> {
+    let fault = &o.fault;
+    let end = fault.end_ms.unwrap_or(f64::INFINITY);
+    let label = format!(
+        "{} {} at {:.1} s",
+        fault.kind,
+        fault.args,
+        fault.start_ms / 1e3
+    );
+    let mut v = Vec::new();
+    match o.resume_ms {
+        None if end.is_finite() => v.push(format!(
+            "liveness: nothing committed after the heal of {label} (healed at {:.1} s)",
+            end / 1e3
+        )),
+        None => v.push(format!("the fault {label} was never healed")),
+        Some(r) if r > bound_ms => v.push(format!(
+            "liveness: commits resumed {:.1} s after the heal of {label}, above the bound of {:.1} s",
+            r / 1e3,
+            bound_ms / 1e3
+        )),
+        Some(_) => {}
+    }
+    let stall = o.longest_stall_ms;
+    if fault.keeps_quorum && end.is_finite() && stall > bound_ms && waiting_at(sends, end) {
+        v.push(format!(
+            "liveness: {label} left a quorum untouched, yet nothing committed for {:.1} s (bound {:.1} s)",
+            stall / 1e3,
+            bound_ms / 1e3
+        ));
+    }
+    v
 }
 
 /// The longest gap between commits over `[from, to]`, counting from the

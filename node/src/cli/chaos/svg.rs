@@ -37,22 +37,9 @@ fn escape(s: &str) -> String {
 
 /// Renders the picture. `title` goes on top; `span_ms` is the run's length.
 pub(crate) fn render(title: &str, bins: &[Bin], faults: &[Fault], span_ms: f64) -> String {
-    let secs = (span_ms / 1e3).max(bins.len() as f64).max(1.0);
-    let plot_w = W - LEFT - RIGHT;
-    let x = |s: f64| LEFT + (s / secs).clamp(0.0, 1.0) * plot_w;
-    let h = TOP + 2.0 * PANEL + GAP + 60.0;
-    let top1 = TOP;
-    let top2 = TOP + PANEL + GAP;
-    let max_tps = bins.iter().map(|b| b.committed).max().unwrap_or(0).max(1) as f64;
-    let tps_scale = nice(max_tps);
-    let max_lat = bins
-        .iter()
-        .filter_map(|b| b.p99_ms)
-        .fold(1_000.0_f64, f64::max);
-    let (lo, hi) = (10.0_f64.log10(), nice(max_lat).log10());
-    let y_lat =
-        |ms: f64| top2 + PANEL - ((ms.max(10.0).log10() - lo) / (hi - lo)).clamp(0.0, 1.0) * PANEL;
+    let c = Canvas::new(bins, span_ms);
     let mut s = String::new();
+    let h = c.height;
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="12">"#
@@ -63,160 +50,228 @@ pub(crate) fn render(title: &str, bins: &[Bin], faults: &[Fault], span_ms: f64) 
         r#"<text x="{LEFT}" y="22" font-size="15" font-weight="bold">{}</text>"#,
         escape(title)
     );
-    // Fault windows, behind everything.
-    for (i, f) in faults.iter().enumerate() {
-        let x0 = x(f.start_ms / 1e3);
-        let x1 = x(f.end_ms.unwrap_or(span_ms) / 1e3).max(x0 + 1.0);
-        for top in [top1, top2] {
-            let _ = writeln!(
-                s,
-                r#"<rect x="{x0:.1}" y="{top}" width="{:.1}" height="{PANEL}" fill="{}" fill-opacity="0.35"><title>{}</title></rect>"#,
-                x1 - x0,
-                colour(&f.kind),
-                escape(&format!("{} {}", f.kind, f.args))
-            );
-        }
-        // The report's fault number, and what it was where it fits (a
-        // long run's windows are too narrow for words: the legend and the
-        // report's table name them).
-        let full = format!("{} {} {}", i + 1, f.kind, f.args);
-        let label = if (x1 - x0) >= 5.5 * full.len() as f64 {
-            full
-        } else {
-            (i + 1).to_string()
-        };
-        let ly = top1 - 4.0 - (i % 2) as f64 * 11.0;
-        let _ = writeln!(
-            s,
-            r#"<text x="{x0:.1}" y="{ly}" font-size="9" fill="{}">{}</text>"#,
-            colour(&f.kind),
-            escape(&label)
-        );
-    }
-    // A legend of the kinds present.
-    let mut kinds: Vec<&str> = faults.iter().map(|f| f.kind.as_str()).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    let mut lx = LEFT;
-    for k in kinds {
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}" fill-opacity="0.6"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
-            h - 14.0,
-            colour(k),
-            lx + 13.0,
-            h - 5.0,
-            escape(k)
-        );
-        lx += 20.0 + 7.0 * k.len() as f64;
-    }
-    // Axes and grid.
-    for (top, label) in [(top1, "committed tx/s"), (top2, "latency, ms (log)")] {
-        let _ = writeln!(
-            s,
-            r##"<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{PANEL}" fill="none" stroke="#444"/>"##
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})" text-anchor="middle">{label}</text>"#,
-            top + PANEL / 2.0,
-            top + PANEL / 2.0
-        );
-    }
-    for k in 0..=4 {
-        let v = tps_scale * k as f64 / 4.0;
-        let y = top1 + PANEL - PANEL * k as f64 / 4.0;
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v:.0}</text>"##,
-            W - RIGHT,
-            LEFT - 4.0,
-            y + 4.0
-        );
-    }
-    let mut ms = 10.0;
-    while ms <= 10f64.powf(hi) * 1.0001 {
-        let y = y_lat(ms);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{ms:.0}</text>"##,
-            W - RIGHT,
-            LEFT - 4.0,
-            y + 4.0
-        );
-        ms *= 10.0;
-    }
-    let step = tick_step(secs);
-    let mut t = 0.0;
-    while t <= secs {
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{t:.0}</text>"#,
-            x(t),
-            top2 + PANEL + 16.0
-        );
-        t += step;
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">seconds since the load started</text>"#,
-        LEFT + plot_w / 2.0,
-        top2 + PANEL + 34.0
-    );
-    // Throughput bars.
-    let bw = (plot_w / secs).max(1.0);
-    for (i, b) in bins.iter().enumerate() {
-        if b.committed == 0 {
-            continue;
-        }
-        let bh = PANEL * (b.committed as f64 / tps_scale).min(1.0);
-        let _ = writeln!(
-            s,
-            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="#2a9d8f"/>"##,
-            x(i as f64),
-            top1 + PANEL - bh,
-            (bw - 0.5).max(0.5)
-        );
-    }
-    // Latency lines (a gap where nothing committed).
-    for (pick, colour, name) in [(0usize, "#264653", "p50"), (1usize, "#e76f51", "p99")] {
-        let mut d = String::new();
-        let mut pen_up = true;
-        for (i, b) in bins.iter().enumerate() {
-            let v = if pick == 0 { b.p50_ms } else { b.p99_ms };
-            match v {
-                Some(v) => {
-                    let _ = write!(
-                        d,
-                        "{}{:.1},{:.1} ",
-                        if pen_up { "M" } else { "L" },
-                        x(i as f64 + 0.5),
-                        y_lat(v)
-                    );
-                    pen_up = false;
-                }
-                None => pen_up = true,
-            }
-        }
-        if !d.is_empty() {
-            let _ = writeln!(
-                s,
-                r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="1.5"/>"#
-            );
-        }
-        let lx = W - RIGHT - 90.0 + pick as f64 * 45.0;
-        let _ = writeln!(
-            s,
-            r#"<line x1="{lx}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{name}</text>"#,
-            lx + 14.0,
-            top2 - 8.0,
-            top2 - 8.0,
-            lx + 17.0,
-            top2 - 4.0
-        );
-    }
+    // Fault windows first: behind everything.
+    c.fault_windows(&mut s, faults, span_ms);
+    c.legend(&mut s, faults);
+    c.axes(&mut s);
+    c.throughput(&mut s, bins);
+    c.latency(&mut s, bins);
     s.push_str("</svg>\n");
     s
+}
+
+/// The picture's geometry: two panels sharing one time axis.
+struct Canvas {
+    /// Seconds the time axis spans.
+    secs: f64,
+    plot_w: f64,
+    height: f64,
+    /// Top of the throughput panel.
+    top1: f64,
+    /// Top of the latency panel.
+    top2: f64,
+    /// The throughput axis' full scale (tx/s).
+    tps_scale: f64,
+    /// The latency axis' range, log10 of ms.
+    lo: f64,
+    hi: f64,
+}
+
+impl Canvas {
+    fn new(bins: &[Bin], span_ms: f64) -> Canvas {
+        let max_tps = bins.iter().map(|b| b.committed).max().unwrap_or(0).max(1) as f64;
+        let max_lat = bins
+            .iter()
+            .filter_map(|b| b.p99_ms)
+            .fold(1_000.0_f64, f64::max);
+        Canvas {
+            secs: (span_ms / 1e3).max(bins.len() as f64).max(1.0),
+            plot_w: W - LEFT - RIGHT,
+            height: TOP + 2.0 * PANEL + GAP + 60.0,
+            top1: TOP,
+            top2: TOP + PANEL + GAP,
+            tps_scale: nice(max_tps),
+            lo: 10.0_f64.log10(),
+            hi: nice(max_lat).log10(),
+        }
+    }
+
+    /// The x of `s` seconds into the run.
+    fn x(&self, s: f64) -> f64 {
+        LEFT + (s / self.secs).clamp(0.0, 1.0) * self.plot_w
+    }
+
+    /// The y of a latency of `ms` in the latency panel.
+    fn y_lat(&self, ms: f64) -> f64 {
+        let f = (ms.max(10.0).log10() - self.lo) / (self.hi - self.lo);
+        self.top2 + PANEL - f.clamp(0.0, 1.0) * PANEL
+    }
+
+    /// Each fault's window shaded across both panels, numbered as in the report.
+    fn fault_windows(&self, s: &mut String, faults: &[Fault], span_ms: f64) {
+        for (i, f) in faults.iter().enumerate() {
+            let x0 = self.x(f.start_ms / 1e3);
+            let x1 = self.x(f.end_ms.unwrap_or(span_ms) / 1e3).max(x0 + 1.0);
+            for top in [self.top1, self.top2] {
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{x0:.1}" y="{top}" width="{:.1}" height="{PANEL}" fill="{}" fill-opacity="0.35"><title>{}</title></rect>"#,
+                    x1 - x0,
+                    colour(&f.kind),
+                    escape(&format!("{} {}", f.kind, f.args))
+                );
+            }
+            // The report's fault number, and what it was where it fits (a
+            // long run's windows are too narrow for words: the legend and the
+            // report's table name them).
+            let full = format!("{} {} {}", i + 1, f.kind, f.args);
+            let label = if (x1 - x0) >= 5.5 * full.len() as f64 {
+                full
+            } else {
+                (i + 1).to_string()
+            };
+            let ly = self.top1 - 4.0 - (i % 2) as f64 * 11.0;
+            let _ = writeln!(
+                s,
+                r#"<text x="{x0:.1}" y="{ly}" font-size="9" fill="{}">{}</text>"#,
+                colour(&f.kind),
+                escape(&label)
+            );
+        }
+    }
+
+    /// A legend of the fault kinds present, along the bottom.
+    fn legend(&self, s: &mut String, faults: &[Fault]) {
+        let mut kinds: Vec<&str> = faults.iter().map(|f| f.kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let mut lx = LEFT;
+        for k in kinds {
+            let _ = writeln!(
+                s,
+                r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}" fill-opacity="0.6"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
+                self.height - 14.0,
+                colour(k),
+                lx + 13.0,
+                self.height - 5.0,
+                escape(k)
+            );
+            lx += 20.0 + 7.0 * k.len() as f64;
+        }
+    }
+
+    /// The panels' frames, their grids and tick labels, and the time axis.
+    fn axes(&self, s: &mut String) {
+        let plot_w = self.plot_w;
+        for (top, label) in [
+            (self.top1, "committed tx/s"),
+            (self.top2, "latency, ms (log)"),
+        ] {
+            let _ = writeln!(
+                s,
+                r##"<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{PANEL}" fill="none" stroke="#444"/>"##
+            );
+            let _ = writeln!(
+                s,
+                r#"<text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})" text-anchor="middle">{label}</text>"#,
+                top + PANEL / 2.0,
+                top + PANEL / 2.0
+            );
+        }
+        let grid = |s: &mut String, y: f64, v: f64| {
+            let _ = writeln!(
+                s,
+                r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v:.0}</text>"##,
+                W - RIGHT,
+                LEFT - 4.0,
+                y + 4.0
+            );
+        };
+        for k in 0..=4 {
+            let y = self.top1 + PANEL - PANEL * k as f64 / 4.0;
+            grid(s, y, self.tps_scale * k as f64 / 4.0);
+        }
+        let mut ms = 10.0;
+        while ms <= 10f64.powf(self.hi) * 1.0001 {
+            grid(s, self.y_lat(ms), ms);
+            ms *= 10.0;
+        }
+        let step = tick_step(self.secs);
+        let mut t = 0.0;
+        while t <= self.secs {
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{t:.0}</text>"#,
+                self.x(t),
+                self.top2 + PANEL + 16.0
+            );
+            t += step;
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">seconds since the load started</text>"#,
+            LEFT + plot_w / 2.0,
+            self.top2 + PANEL + 34.0
+        );
+    }
+
+    /// Committed transactions per second, a bar per second.
+    fn throughput(&self, s: &mut String, bins: &[Bin]) {
+        let bw = (self.plot_w / self.secs).max(1.0);
+        for (i, b) in bins.iter().enumerate() {
+            if b.committed == 0 {
+                continue;
+            }
+            let bh = PANEL * (b.committed as f64 / self.tps_scale).min(1.0);
+            let _ = writeln!(
+                s,
+                r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="#2a9d8f"/>"##,
+                self.x(i as f64),
+                self.top1 + PANEL - bh,
+                (bw - 0.5).max(0.5)
+            );
+        }
+    }
+
+    /// The p50 and p99 latency lines (a gap where nothing committed), with
+    /// their legend.
+    fn latency(&self, s: &mut String, bins: &[Bin]) {
+        for (pick, colour, name) in [(0usize, "#264653", "p50"), (1usize, "#e76f51", "p99")] {
+            let mut d = String::new();
+            let mut pen_up = true;
+            for (i, b) in bins.iter().enumerate() {
+                let v = if pick == 0 { b.p50_ms } else { b.p99_ms };
+                match v {
+                    Some(v) => {
+                        let _ = write!(
+                            d,
+                            "{}{:.1},{:.1} ",
+                            if pen_up { "M" } else { "L" },
+                            self.x(i as f64 + 0.5),
+                            self.y_lat(v)
+                        );
+                        pen_up = false;
+                    }
+                    None => pen_up = true,
+                }
+            }
+            if !d.is_empty() {
+                let _ = writeln!(
+                    s,
+                    r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="1.5"/>"#
+                );
+            }
+            let lx = W - RIGHT - 90.0 + pick as f64 * 45.0;
+            let y = self.top2 - 8.0;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{lx}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{name}</text>"#,
+                lx + 14.0,
+                lx + 17.0,
+                self.top2 - 4.0
+            );
+        }
+    }
 }
 
 /// The smallest of 1, 2, 5 × 10^k at or above `v`.

@@ -172,24 +172,30 @@ impl Decode for SignedTransaction {
 pub fn verify_all<T: std::borrow::Borrow<SignedTransaction> + Sync>(txs: &[T]) -> Vec<usize> {
     use rayon::prelude::*;
     const CHUNK: usize = 256;
+    let check = |(c, chunk): (usize, &[T])| {
+        let msgs: Vec<Vec<u8>> = chunk
+            .iter()
+            .map(|t| t.borrow().tx.signing_bytes())
+            .collect();
+        let mut batch = crypto::BatchVerifier::with_capacity(chunk.len());
+        for (t, m) in chunk.iter().zip(&msgs) {
+            let t = t.borrow();
+            batch.push(t.tx.from, m, t.signature);
+        }
+        let bad = match batch.verify() {
+            Ok(()) => Vec::new(),
+            Err(VerifyError::BadSignatures { positions }) => positions,
+            Err(_) => (0..chunk.len()).collect(),
+        };
+        bad.into_iter().map(move |i| c * CHUNK + i)
+    };
+    // A simulator's memo of answers is this thread's (`crypto::memo`): check
+    // here, not on the pool, so it is used.
+    if crypto::memo::enabled() {
+        return txs.chunks(CHUNK).enumerate().flat_map(check).collect();
+    }
     txs.par_chunks(CHUNK)
         .enumerate()
-        .flat_map_iter(|(c, chunk)| {
-            let msgs: Vec<Vec<u8>> = chunk
-                .iter()
-                .map(|t| t.borrow().tx.signing_bytes())
-                .collect();
-            let mut batch = crypto::BatchVerifier::with_capacity(chunk.len());
-            for (t, m) in chunk.iter().zip(&msgs) {
-                let t = t.borrow();
-                batch.push(t.tx.from, m, t.signature);
-            }
-            let bad = match batch.verify() {
-                Ok(()) => Vec::new(),
-                Err(VerifyError::BadSignatures { positions }) => positions,
-                Err(_) => (0..chunk.len()).collect(),
-            };
-            bad.into_iter().map(move |i| c * CHUNK + i)
-        })
+        .flat_map_iter(check)
         .collect()
 }

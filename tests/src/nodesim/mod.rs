@@ -131,7 +131,12 @@ pub fn run_planted(seed: u64, scenario: Scenario, planted: Planted) -> Result<St
         tempfile::Builder::new().prefix("cairn-nodesim-").tempdir()
     }
     .unwrap_or_else(|e| panic!("a temporary directory: {e}"));
+    // Every simulated node checks the same signatures on this thread:
+    // remember the answers (`cairn_ledger::crypto::memo`, as the consensus
+    // simulator does; a unit test shows it changes no answer).
+    cairn_ledger::crypto::memo::start();
     let outcome = runtime.block_on(World::run(seed, scenario, planted, base.path().to_owned()));
+    cairn_ledger::crypto::memo::stop();
     // Stop every task (and with them the stores) before the directory goes.
     drop(runtime);
     outcome.map_err(|violations| Failure {

@@ -60,10 +60,10 @@ pub struct ConsensusSection {
 pub struct LogConfig {
     /// `text` or `json`.
     pub format: LogFormat,
-    /// A tracing filter, e.g. `info` or `info,cairn_node=debug,cairn_network=debug`
-    /// (the driver, RPC and CLI log as `cairn_node`, the network as
-    /// `cairn_network`, the mempool as `cairn_mempool`, the audit as
-    /// `cairn_audit`).
+    /// A tracing filter, e.g. `info` or `info,cairn_driver=debug,cairn_network=debug`
+    /// (the consensus driver and block sync log as `cairn_driver`, RPC and
+    /// CLI as `cairn_node`, the network as `cairn_network`, the mempool as
+    /// `cairn_mempool`, the audit as `cairn_audit`).
     pub filter: String,
 }
 

@@ -1,13 +1,14 @@
 //! The Cairn node: the `cairn` binary's library. Its seams are crates of
-//! their own, under `node/`: `cairn_network` (libp2p), `cairn_mempool`
-//! (pending transactions and admission) and `cairn_audit` (the chain audit
-//! and proof checks, linkable by a light client); this crate wires them.
+//! their own, under `node/`: `cairn_driver` (the consensus driver, block
+//! sync, metrics), `cairn_network` (libp2p), `cairn_mempool` (pending
+//! transactions and admission) and `cairn_audit` (the chain audit and proof
+//! checks, linkable by a light client); this crate wires them.
 //!
 //! - [`cli`]: the command line (`init`, `testnet`, `start`, `dev`, `keys`).
 //! - [`config`]: the `config.toml` file.
-//! - [`node`]: startup, the consensus driver, block building and checking, block sync.
+//! - [`node`]: startup: store, network, mempool, RPC, metrics and the driver.
 //! - [`rpc`]: the JSON-RPC server.
-//! - [`metrics`], [`logging`]: operations.
+//! - [`metrics`] (the `/metrics` endpoint), [`logging`]: operations.
 
 pub mod cli;
 pub mod config;

@@ -293,7 +293,7 @@ async fn validators_genesis_and_status<C: CairnApiClient + Sync>(
 
     // Status follows the driver's published status.
     node.status
-        .send(cairn_node::rpc::NodeStatus {
+        .send(cairn_driver::NodeStatus {
             round: cairn_ledger::Round(9),
             syncing: true,
             peers: 3,
@@ -426,12 +426,10 @@ async fn a_subscriber_sees_every_height_in_order_under_a_burst() {
         .map(|_| node.commit_unannounced(vec![]))
         .collect();
     for (block, state_root) in announced {
-        let _ = node
-            .committed
-            .send(cairn_node::node::driver::CommittedBlock {
-                block: std::sync::Arc::new(block),
-                state_root,
-            });
+        let _ = node.committed.send(cairn_driver::CommittedBlock {
+            block: std::sync::Arc::new(block),
+            state_root,
+        });
     }
     for h in 6..=5 + burst {
         expect(&next_block(&mut blocks).await, h);

@@ -116,7 +116,7 @@ fn transfer(s: &Script, net: &Net, from: usize, via: usize) -> u64 {
 
 /// After a fault ends: how long until node `lagging` holds every block
 /// with transactions. On an idle chain a node a few blocks behind stays
-/// there until the next proposal (`node/src/node/driver/catchup.rs`: a lag
+/// there until the next proposal (`node/driver/src/catchup.rs`: a lag
 /// under 8 blocks is not worth pausing consensus for a block sync), so a
 /// transfer through node `via` moves the chain; the lagging node must then
 /// reach its height.

@@ -15,7 +15,7 @@ use libp2p::gossipsub::IdentTopic;
 use libp2p::StreamProtocol;
 
 /// Committed blocks with their certificates, and a proof for the last one:
-/// a block sync response (verified and applied by `node::sync`).
+/// a block sync response (verified and applied by `cairn_driver::sync`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncBatch {
     /// Consecutive committed blocks, each with a QC certifying it.

@@ -2,10 +2,8 @@
 //! network, mempool, RPC server, metrics and the consensus driver, and stop
 //! them cleanly on SIGINT or SIGTERM.
 
-pub mod app;
-pub mod driver;
-pub mod env;
-pub mod sync;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,8 +16,10 @@ use jsonrpsee::server::ServerHandle;
 use tokio::sync::{broadcast, watch};
 
 use crate::config::{Config, Home};
-use crate::metrics::{Metrics, MetricsServer};
-use crate::rpc::{NodeStatus, RpcContext};
+use crate::metrics::MetricsServer;
+use crate::rpc::RpcContext;
+use cairn_driver::metrics::Metrics;
+use cairn_driver::{app, env, NodeStatus};
 use cairn_mempool::Mempool;
 use cairn_network::{socket_multiaddr, Network, NetworkConfig, NetworkHandle};
 
@@ -36,7 +36,7 @@ pub fn start_blocking(home: &Path) -> anyhow::Result<()> {
     let result = runtime.block_on(run(home, config, shutdown_signal()));
     match &result {
         // The driver logged it when it stopped.
-        Err(e) if e.downcast_ref::<driver::DriverError>().is_some() => {}
+        Err(e) if e.downcast_ref::<cairn_driver::DriverError>().is_some() => {}
         Err(e) => tracing::error!(error = %format!("{e:#}"), "node stopped with an error"),
         Ok(()) => {}
     }
@@ -92,7 +92,7 @@ pub async fn run(
         env.clone(),
     ));
     let (status_tx, status_rx) = watch::channel(NodeStatus::default());
-    let (committed_tx, _) = broadcast::channel(driver::COMMITTED_CAPACITY);
+    let (committed_tx, _) = broadcast::channel(cairn_driver::COMMITTED_CAPACITY);
     let rpc_ctx = RpcContext {
         store: store.clone(),
         mempool: mempool.clone(),
@@ -105,7 +105,7 @@ pub async fn run(
         .context("starting the RPC server")?;
     tracing::info!(addr = %rpc_addr, "JSON-RPC on http://{rpc_addr} and ws://{rpc_addr}");
 
-    let parts = driver::DriverParts {
+    let parts = cairn_driver::DriverParts {
         consensus: consensus_config(&config, &genesis, &state, &key)?,
         store: store.clone(),
         app: app::App::new(
@@ -120,10 +120,10 @@ pub async fn run(
         status: status_tx,
         committed: committed_tx,
         env,
-        planted: driver::Planted::none(),
+        planted: cairn_driver::Planted::none(),
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut driver = tokio::spawn(driver::Driver::run(parts, shutdown_rx));
+    let mut driver = tokio::spawn(cairn_driver::Driver::run(parts, shutdown_rx));
     let outcome = tokio::select! {
         _ = stop => None,
         r = &mut driver => Some(r),

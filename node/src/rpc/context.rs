@@ -5,24 +5,10 @@ use std::sync::Arc;
 
 use cairn_genesis::Genesis;
 use cairn_ledger::store::Store;
-use cairn_ledger::Round;
 use tokio::sync::{broadcast, watch};
 
-use crate::node::driver::CommittedBlock;
+use cairn_driver::{CommittedBlock, NodeStatus};
 use cairn_mempool::Mempool;
-
-/// Live facts only the consensus driver and the network know. The driver
-/// publishes a new value through a `tokio::sync::watch` channel whenever one
-/// changes; the server reads the latest.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NodeStatus {
-    /// The consensus round the node is in.
-    pub round: Round,
-    /// True while the node is catching up (block sync) rather than voting.
-    pub syncing: bool,
-    /// Connected peers.
-    pub peers: u32,
-}
 
 /// Everything the handlers need; cheap to clone.
 #[derive(Clone, Debug)]

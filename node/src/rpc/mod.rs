@@ -2,7 +2,7 @@
 //! port, `GET /health`, limits from [`RpcConfig`]. It implements the
 //! `cairn_rpc::CairnApiServer` trait over an [`RpcContext`]: the store for
 //! committed data, the mempool for submissions and pending transactions, and
-//! the [`NodeStatus`] the consensus driver publishes.
+//! the [`cairn_driver::NodeStatus`] the consensus driver publishes.
 //!
 //! Errors: parameters are parsed here so that each fault has its own code
 //! (`cairn_rpc::ErrorCode`), and mempool rejections map one-to-one to codes.
@@ -18,5 +18,5 @@ pub mod server;
 pub mod subscribe;
 
 pub use config::RpcConfig;
-pub use context::{NodeStatus, RpcContext};
+pub use context::RpcContext;
 pub use server::{start, RpcStartError};

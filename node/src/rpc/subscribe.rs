@@ -21,7 +21,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use super::errors::parse_hash;
 use super::query::get_transaction;
 use super::RpcContext;
-use crate::node::driver::CommittedBlock;
+use cairn_driver::CommittedBlock;
 use cairn_rpc::convert::new_block;
 
 /// `subscribeNewBlocks`: one notification per committed block, in order,

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_driver::{CommittedBlock, NodeStatus};
 use cairn_genesis::{build_genesis_state, testnet_deterministic, Genesis, GenesisTime, KeyFile};
 use cairn_ledger::store::Store;
 use cairn_ledger::{
@@ -14,8 +15,7 @@ use cairn_ledger::{
     Transaction, Vote,
 };
 use cairn_mempool::{Mempool, MempoolConfig};
-use cairn_node::node::driver::CommittedBlock;
-use cairn_node::rpc::{start, NodeStatus, RpcConfig, RpcContext};
+use cairn_node::rpc::{start, RpcConfig, RpcContext};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::server::ServerHandle;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};

@@ -24,10 +24,10 @@ pub mod scenario;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use cairn_driver::{Planted, PlantedNodeBug};
 use cairn_genesis::{build_genesis_state, testnet_deterministic, GenesisTime};
 use cairn_ledger::{Amount, ChainId};
 use cairn_network::peer_id_of;
-pub use cairn_node::node::driver::{Planted, PlantedNodeBug};
 use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -84,7 +84,7 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// `NODESIM_LOG=<filter>` (e.g. `info`, `cairn_node=debug,cairn_mempool=debug`) prints the
+/// `NODESIM_LOG=<filter>` (e.g. `info`, `cairn_driver=debug,cairn_mempool=debug`) prints the
 /// nodes' logs with virtual timestamps, each line under its node's span.
 fn init_logging() {
     let Ok(filter) = std::env::var("NODESIM_LOG") else {
@@ -115,7 +115,7 @@ pub fn run(seed: u64, scenario: Scenario) -> Result<Stats, Failure> {
 }
 
 /// Runs one seed of a scenario with `planted` in every node (a planted-bug
-/// hunt: see `cairn_node::node::driver::PlantedNodeBug`).
+/// hunt: see `cairn_driver::PlantedNodeBug`).
 pub fn run_planted(seed: u64, scenario: Scenario, planted: Planted) -> Result<Stats, Failure> {
     init_logging();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -10,16 +10,16 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use cairn_consensus::Config as ConsensusConfig;
+use cairn_driver::app::App;
+use cairn_driver::env::Env;
+use cairn_driver::metrics::Metrics;
+use cairn_driver::{CommittedBlock, Driver, DriverParts, NodeStatus, Planted};
 use cairn_genesis::{Genesis, GenesisState};
 use cairn_ledger::store::Store;
 use cairn_ledger::SecretKey;
 use cairn_mempool::{Mempool, MempoolConfig};
 use cairn_network::{PeerId, SimLink, DEFAULT_MAX_MESSAGE_BYTES};
-use cairn_node::metrics::Metrics;
-use cairn_node::node::app::App;
-use cairn_node::node::driver::{CommittedBlock, Driver, DriverParts, Planted};
-use cairn_node::node::env::Env;
-use cairn_node::rpc::NodeStatus;
+
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::net::{Net, REQUEST_TIMEOUT};

@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use cairn_consensus::{Message, SafetyData};
+use cairn_driver::CommittedBlock;
 use cairn_ledger::{Hash, Height, Round};
-use cairn_node::node::driver::CommittedBlock;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 

@@ -1,5 +1,5 @@
 //! Catching up: when a peer reports a committed height above ours, fetch the
-//! missing blocks in verified batches (see `node::sync`), then restart the
+//! missing blocks in verified batches (see `crate::sync`), then restart the
 //! core from the new tip with the safety data it already persisted.
 //!
 //! Nothing here waits on the network inside the driver: the status probe and
@@ -21,7 +21,7 @@ use libp2p::PeerId;
 use tokio::time::Instant;
 
 use super::{Driver, Job, PlantedNodeBug};
-use crate::node::sync::{self, MAX_SYNC_BLOCKS};
+use crate::sync::{self, MAX_SYNC_BLOCKS};
 use cairn_network::{NetworkHandle, PeerStatus, Request, Response, SyncBatch};
 
 /// A sync under way: from whom, up to where, how many blocks so far.

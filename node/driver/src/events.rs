@@ -5,7 +5,7 @@ use cairn_consensus::{Input, Message};
 use cairn_ledger::{Height, SignedTransaction};
 
 use super::{Driver, Verdict};
-use crate::node::sync;
+use crate::sync;
 use cairn_mempool::{MempoolError, Origin};
 use cairn_network::{
     ErrorCode, GossipPayload, MessageId, Misbehaviour, NetworkEvent, PeerId, PeerStatus, Request,

@@ -6,13 +6,21 @@
 //! Inputs arrive from the network, the mempool (new transactions), the round
 //! timer, and the driver's own background jobs (block checks and fetches run
 //! off this task and report back through a bounded channel).
+//!
+//! Besides the driver: [`app`] (block building and the checks before a
+//! vote), [`sync`] (block sync batches, verified and applied), [`env`] (the
+//! clock, executors and tasks, production or simulated: the node simulation
+//! in `tests/src/nodesim` runs this crate) and [`metrics`] (the registry the
+//! node serves at `/metrics`).
 
+pub mod app;
 mod catchup;
+pub mod env;
 mod events;
+pub mod metrics;
 mod outputs;
 mod planted;
-#[cfg(test)]
-mod tests;
+pub mod sync;
 
 pub use planted::{Planted, PlantedNodeBug};
 
@@ -28,12 +36,24 @@ use cairn_ledger::{Block, Committee, Hash, Round, SecretKey};
 use libp2p::PeerId;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::app::App;
-use super::env::Env;
+use crate::app::App;
+use crate::env::Env;
 use crate::metrics::Metrics;
-use crate::rpc::NodeStatus;
 use cairn_mempool::Mempool;
 use cairn_network::{NetworkEvent, NetworkHandle};
+
+/// Live facts only the consensus driver and the network know. The driver
+/// publishes a new value through a `tokio::sync::watch` channel whenever one
+/// changes; the RPC server reads the latest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// The consensus round the node is in.
+    pub round: Round,
+    /// True while the node is catching up (block sync) rather than voting.
+    pub syncing: bool,
+    /// Connected peers.
+    pub peers: u32,
+}
 
 /// Most peers' consensus messages held for the core while it is paused.
 const MAX_HELD: usize = 512;

@@ -35,7 +35,7 @@ use cairn_ledger::Round;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::byzantine::ByzState;
+use crate::adversary::ByzState;
 use super::network::NodeId;
 use super::{Params, Sim, BASE_TIMEOUT_MS};
 

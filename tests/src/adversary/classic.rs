@@ -33,7 +33,14 @@ impl Adversary {
         let mut votes = Vec::new();
         for (h, height) in others {
             if h != vote.block_hash {
-                votes.push(Vote::sign(chain, h, height, vote.round, vote.signer, &self.key));
+                votes.push(Vote::sign(
+                    chain,
+                    h,
+                    height,
+                    vote.round,
+                    vote.signer,
+                    &self.key,
+                ));
             }
         }
         let fake = Hash::digest(&vote.block_hash.0);

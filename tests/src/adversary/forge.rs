@@ -88,7 +88,9 @@ impl Adversary {
                 if kind == 2 && claim <= max {
                     return None;
                 }
-                let sig = self.key.sign(&timeout_signing_bytes(chain, tc.round, claim));
+                let sig = self
+                    .key
+                    .sign(&timeout_signing_bytes(chain, tc.round, claim));
                 f.signatures.retain(|(s, _, _)| *s != me);
                 let at = f.signatures.partition_point(|(s, _, _)| *s < me);
                 f.signatures.insert(at, (me, claim, sig));

@@ -118,7 +118,12 @@ impl Sim {
 
     /// What node `i` answers to a fetch of `hash`, given what an honest node
     /// would send (the block and its ancestors, nearest first).
-    pub(super) fn byz_fetch_reply(&mut self, i: NodeId, hash: Hash, honest: Vec<Block>) -> Vec<Block> {
+    pub(super) fn byz_fetch_reply(
+        &mut self,
+        i: NodeId,
+        hash: Hash,
+        honest: Vec<Block>,
+    ) -> Vec<Block> {
         if !matches!(self.nodes[i].role, Role::Byzantine(_)) {
             return honest;
         }

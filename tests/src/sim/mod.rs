@@ -33,8 +33,8 @@ use cairn_ledger::{Decode, Encode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use app::App;
 use crate::adversary::{Adversary, ByzState};
+use app::App;
 use invariants::Checker;
 use network::{Network, NodeId, Packet};
 use node::{Role, SimNode};

@@ -1,5 +1,7 @@
 //! Cairn's integration-test support. Test entry points live in `tests/tests/`.
 //!
+//! - [`adversary`]: the Byzantine validator both simulators run: a node
+//!   whose messages in and out are tampered with, behind a narrow interface.
 //! - [`sim`]: the seeded, deterministic simulation of validators running the
 //!   real consensus core over a faulty network, with Byzantine peers.
 //! - [`nodesim`]: the seeded, deterministic simulation of the production node
@@ -8,6 +10,7 @@
 //! - [`hostile`]: a libp2p peer that speaks the node's protocols but sends
 //!   whatever bytes a test wants (garbage, oversized, replayed, forged).
 
+pub mod adversary;
 pub mod hostile;
 pub mod nodesim;
 pub mod sim;

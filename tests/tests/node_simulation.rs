@@ -7,6 +7,8 @@
 //!   add `NODESIM_BUG=inline-catch-up|vote-before-persist` to replay it with
 //!   a planted node bug.
 //! - `NODESIM_FIRST_SEED=S` starts the campaign at seed S.
+//! - `NODESIM_SCENARIO=Name` without `NODESIM_SEED` runs every seed of the
+//!   campaign on that scenario (any of `Scenario::ALL`).
 //!
 //! The `finds_planted_node_bug_*` tests prove the simulator finds known
 //! node-level bugs planted in the driver (`PlantedNodeBug`, feature
@@ -106,9 +108,13 @@ fn node_simulation_campaign() {
         campaign_with(seed, 1, &|_| sc, planted)
     } else {
         let first = env_u64("NODESIM_FIRST_SEED").unwrap_or(0);
-        campaign(first, env_u64("NODESIM_SEEDS").unwrap_or(CI_SEEDS), None)
+        let only = std::env::var("NODESIM_SCENARIO").ok().map(|n| {
+            Scenario::from_name(&n)
+                .unwrap_or_else(|| panic!("NODESIM_SCENARIO={n}: no such scenario"))
+        });
+        campaign(first, env_u64("NODESIM_SEEDS").unwrap_or(CI_SEEDS), only)
     };
-    for sc in Scenario::CI {
+    for sc in Scenario::ALL {
         let runs: Vec<&Stats> = stats
             .iter()
             .filter(|(s, _)| *s == sc)
@@ -120,12 +126,13 @@ fn node_simulation_campaign() {
         let n = runs.len() as u64;
         let avg = |f: fn(&Stats) -> u64| runs.iter().map(|s| f(s)).sum::<u64>() / n;
         println!(
-            "{sc:?}: {n} seeds ok, avg height {}, avg transfers {}, avg p50 {} ms, avg p99 {} ms, avg resubmissions {}",
+            "{sc:?}: {n} seeds ok, avg height {}, avg transfers {}, avg p50 {} ms, avg p99 {} ms, avg resubmissions {}, avg adversary messages {}",
             avg(|s| s.height),
             avg(|s| s.transfers as u64),
             avg(|s| s.p50_ms),
             avg(|s| s.p99_ms),
             avg(|s| s.resubmissions),
+            avg(|s| s.adversary_messages),
         );
     }
     println!(
@@ -142,6 +149,42 @@ fn node_simulation_campaign() {
         "{} seeds failed (see above)",
         failures.len()
     );
+}
+
+/// The shared adversary really sits on the Byzantine validators' wires: in
+/// both Byzantine scenarios it sends messages of its own (lies, split
+/// audiences, forks), and the honest nodes pass every check regardless.
+/// Fails if the adversary is bypassed (nothing sent) or an honest check trips.
+/// A few fixed seeds only: the scenarios stay out of `Scenario::CI` (see
+/// `byzantine_stalls_stay_within_the_bound`).
+#[test]
+fn byzantine_validators_run_the_shared_adversary() {
+    for seed in 0..3 {
+        for sc in [Scenario::Byzantine4, Scenario::Byzantine7] {
+            let stats = run_planted(seed, sc, Planted::none()).unwrap_or_else(|f| panic!("{f}"));
+            assert!(
+                stats.adversary_messages > 0,
+                "{sc:?} seed {seed}: the adversary sent nothing"
+            );
+        }
+    }
+}
+
+/// The Byzantine scenarios' campaign (`NODESIM_SEEDS`, default 20, per
+/// scenario): 1 of 400 seeds (199/200 `Byzantine4`, 200/200 `Byzantine7`) fails the liveness bound after heal
+/// (the honest bound plus `2f` back-off rounds), because a Byzantine vote
+/// collector that also shapes the QCs and TCs it assembles gets elected
+/// collector again and again (seed 169 of `Byzantine4`: 6.8 s against 6 s;
+/// docs/DECISIONS.md). Run it with `-- --ignored`.
+#[test]
+#[ignore = "known liveness weakness: a Byzantine collector can be re-elected round after round"]
+fn byzantine_stalls_stay_within_the_bound() {
+    let seeds = env_u64("NODESIM_SEEDS").unwrap_or(20);
+    let mut failed = 0;
+    for sc in [Scenario::Byzantine4, Scenario::Byzantine7] {
+        failed += campaign(0, seeds, Some(sc)).0.len();
+    }
+    assert!(failed == 0, "{failed} seeds failed (see above)");
 }
 
 /// A planted node bug: its name for `NODESIM_BUG`, the scenarios its hunt

@@ -6,6 +6,9 @@
 //! partitions; nodes crash (every task aborted, the store reopened from disk)
 //! and restart; clients (`load`) submit transfers and resubmit what does not
 //! commit. Everything random comes from the seed, so a seed replays exactly.
+//! In the Byzantine scenarios some validators run the shared adversary
+//! (`crate::adversary`) between their driver and the network (`byzantine`);
+//! the checks hold the honest nodes only.
 //!
 //! Tokio's paused clock on a current-thread runtime was chosen over turmoil
 //! and madsim (docs/DECISIONS.md): the node's only outside interfaces are its
@@ -14,6 +17,7 @@
 //! against its own runtime and turmoil simulates sockets the node does not
 //! use (libp2p's transport is not what is under test here).
 
+mod byzantine;
 mod check;
 mod load;
 mod net;
@@ -24,14 +28,17 @@ pub mod scenario;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::adversary::{Adversary, ByzState};
 pub use cairn_driver::{Planted, PlantedNodeBug};
 use cairn_genesis::{build_genesis_state, testnet_deterministic, GenesisTime};
 use cairn_ledger::{Amount, ChainId};
 use cairn_network::peer_id_of;
 use parking_lot::Mutex;
+use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use byzantine::Byzantine;
 use load::{Endpoints, Load};
 use net::Net;
 use node::{Shared, SimNode};
@@ -57,6 +64,8 @@ pub struct Stats {
     pub p99_ms: u64,
     /// Resubmissions clients needed.
     pub resubmissions: u64,
+    /// Messages the Byzantine validators' adversaries sent.
+    pub adversary_messages: u64,
 }
 
 /// A failed run: replay it with `NODESIM_SEED=<seed> NODESIM_SCENARIO=<scenario>`.
@@ -162,7 +171,12 @@ impl World {
         dir: std::path::PathBuf,
     ) -> Result<Stats, Vec<String>> {
         let mut w = World::new(seed, scenario, planted, dir);
-        let timing = Timing::standard();
+        let round_timeout = Duration::from_millis(w.sh.round_timeout_ms);
+        // Byzantine validators may stall the chain this long on calm links:
+        // the run goes on long enough for the load to drain after it.
+        let stall = check::byzantine_stall(scenario.byzantine(), round_timeout);
+        let mut timing = Timing::standard();
+        timing.end_ms += stall.as_millis() as u64;
         let plan = scenario.plan(&mut w.rng, &timing);
         for i in 0..w.nodes.len() {
             w.nodes[i].start(&w.sh).await;
@@ -207,6 +221,7 @@ impl World {
             &l,
             isolation,
             at(timing.chaos_ms),
+            check::healed_latency(scenario.byzantine(), round_timeout),
             expect_stop,
         )
     }
@@ -229,7 +244,11 @@ impl World {
             .iter()
             .map(|k| peer_id_of(&k.address()).unwrap_or_else(|| panic!("a peer id")))
             .collect();
-        let observer = Arc::new(Observer::new(vec![true; n]));
+        let mut byz_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xb12a_0714);
+        let byzantine = pick_byzantine(&mut byz_rng, n, scenario.byzantine());
+        let observer = Arc::new(Observer::new(
+            (0..n).map(|i| !byzantine.contains(&i)).collect(),
+        ));
         let net_rng = ChaCha8Rng::seed_from_u64(rand::Rng::gen(&mut rng));
         let net = Net::new(
             chain,
@@ -238,7 +257,7 @@ impl World {
             net_rng,
             observer.clone(),
         );
-        let nodes = validator_keys
+        let mut nodes: Vec<SimNode> = validator_keys
             .iter()
             .enumerate()
             .map(|(i, k)| {
@@ -250,6 +269,27 @@ impl World {
                 )
             })
             .collect();
+        let start = tokio::time::Instant::now();
+        for &i in &byzantine {
+            let key = validator_keys[i].secret().clone();
+            let adversary = Adversary::new(
+                ByzState::random(&mut byz_rng, false),
+                i as u16,
+                key,
+                state.committee.clone(),
+                state.block.hash(),
+            );
+            let b = Byzantine::new(
+                adversary,
+                i,
+                net.clone(),
+                peers.clone(),
+                state.committee.clone(),
+                ChaCha8Rng::seed_from_u64(rand::Rng::gen(&mut byz_rng)),
+                (genesis.genesis_time.unix_ms(), start),
+            );
+            nodes[i].byzantine = Some(Arc::new(Mutex::new(b)));
+        }
         let sh = Shared {
             round_timeout_ms: genesis.consensus.round_timeout_ms,
             genesis,
@@ -257,7 +297,7 @@ impl World {
             seed,
             net,
             observer,
-            start: tokio::time::Instant::now(),
+            start,
             planted,
         };
         World {
@@ -278,10 +318,14 @@ impl World {
             .collect()
     }
 
+    /// Makes node `i`'s mempool reachable to clients while it is up. A
+    /// Byzantine node never is: its acknowledgement would be worthless (it
+    /// could drop what it admits), so clients submit to honest nodes only.
     fn publish_endpoint(&self, i: usize) {
         let up = self.nodes[i]
             .up
             .as_ref()
+            .filter(|_| self.nodes[i].byzantine.is_none())
             .map(|u| (u.mempool.clone(), u.store.clone()));
         self.endpoints.lock()[i] = up;
     }
@@ -315,4 +359,18 @@ impl World {
             }
         }
     }
+}
+
+/// `count` distinct Byzantine validators of `n`, never validator 0 (as in
+/// the consensus simulator).
+fn pick_byzantine(rng: &mut ChaCha8Rng, n: usize, count: usize) -> Vec<usize> {
+    let mut picked = Vec::new();
+    while picked.len() < count {
+        let v = rng.gen_range(1..n);
+        if !picked.contains(&v) {
+            picked.push(v);
+        }
+    }
+    picked.sort_unstable();
+    picked
 }

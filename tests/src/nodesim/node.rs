@@ -22,6 +22,7 @@ use cairn_network::{PeerId, SimLink, DEFAULT_MAX_MESSAGE_BYTES};
 
 use tokio::sync::{broadcast, mpsc, watch};
 
+use super::byzantine::{self, ByzantineRef};
 use super::net::{Net, REQUEST_TIMEOUT};
 use super::observe::Observer;
 
@@ -74,6 +75,9 @@ pub struct SimNode {
     pub restarts: u64,
     /// The last incarnation's store, to wait until it is closed.
     last_store: Option<Weak<Store>>,
+    /// Set for a Byzantine validator: the adversary between its driver and
+    /// the network.
+    pub byzantine: Option<ByzantineRef>,
 }
 
 impl SimNode {
@@ -87,6 +91,7 @@ impl SimNode {
             up: None,
             restarts: 0,
             last_store: None,
+            byzantine: None,
         }
     }
 
@@ -120,6 +125,20 @@ impl SimNode {
         ));
         let (net, mut link) = SimLink::new(self.peer, REQUEST_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES);
         let (events_tx, events_rx) = mpsc::channel(4096);
+        let events_tx = match &self.byzantine {
+            None => events_tx,
+            Some(byz) => {
+                byz.lock().attach(&store);
+                let (tx, rx) = mpsc::channel(4096);
+                env.spawn(byzantine::intercept(
+                    byz.clone(),
+                    env.clone(),
+                    rx,
+                    events_tx,
+                ));
+                tx
+            }
+        };
         sh.net
             .attach(self.index, events_tx, link.peers(), store.clone());
         let (status_tx, status_rx) = watch::channel(NodeStatus::default());
@@ -151,9 +170,16 @@ impl SimNode {
             }
         });
         let net_handle = sh.net.clone();
+        let byz = self.byzantine.clone();
         env.spawn(async move {
             while let Some(cmd) = link.recv().await {
-                net_handle.handle(index, cmd);
+                let cmd = match &byz {
+                    Some(b) => b.lock().outgoing(cmd),
+                    None => Some(cmd),
+                };
+                if let Some(cmd) = cmd {
+                    net_handle.handle(index, cmd);
+                }
             }
         });
         let observer = sh.observer.clone();

@@ -108,8 +108,11 @@ impl Observer {
         }
     }
 
-    /// Node `node` committed `c`.
+    /// Node `node` committed `c` (ignored for a node not held to the rules).
     pub fn committed(&self, node: usize, c: &CommittedBlock) {
+        if !self.honest.get(node).copied().unwrap_or(false) {
+            return;
+        }
         let now = Instant::now();
         let h = &c.block.header;
         let hash = c.block.hash();

@@ -23,17 +23,25 @@ pub enum Scenario {
     /// (the crash policy) with nothing half-written, and catch up once
     /// restarted on a good disk.
     DiskFails4,
+    /// 4 validators on calm links, one Byzantine (the shared adversary of
+    /// `crate::adversary` on top of a real driver): the other three must
+    /// stay safe and commit the load.
+    Byzantine4,
+    /// 7 validators on calm links, two Byzantine.
+    Byzantine7,
 }
 
 impl Scenario {
     /// The scenarios of a campaign, in rotation.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Calm4,
         Scenario::Isolate4,
         Scenario::Crash4,
         Scenario::Faults4,
         Scenario::Faults7,
         Scenario::DiskFails4,
+        Scenario::Byzantine4,
+        Scenario::Byzantine7,
     ];
 
     /// The scenarios of the default (CI) campaign: all but `Isolate4`,
@@ -43,7 +51,11 @@ impl Scenario {
     /// off reaches its plain-rotation turn with a 4 s back-off, and right
     /// after the heal the cut-off validator refuses transfers on its stale
     /// state until block sync catches it up. It runs in its own ignored
-    /// test until fixed.
+    /// test until fixed. `Byzantine4` and `Byzantine7` are out too: one
+    /// seed in 200 of `Byzantine4` exceeds the liveness bound after heal, because a
+    /// Byzantine vote collector can be elected collector again and again
+    /// (docs/DECISIONS.md, "One Byzantine adversary for both simulators");
+    /// CI runs a few fixed seeds of them, the campaign is an ignored test.
     pub const CI: [Scenario; 5] = [
         Scenario::Calm4,
         Scenario::Crash4,
@@ -62,8 +74,17 @@ impl Scenario {
     /// Number of validators.
     pub fn validators(self) -> usize {
         match self {
-            Scenario::Faults7 => 7,
+            Scenario::Faults7 | Scenario::Byzantine7 => 7,
             _ => 4,
+        }
+    }
+
+    /// How many validators are Byzantine (at most f).
+    pub fn byzantine(self) -> usize {
+        match self {
+            Scenario::Byzantine4 => 1,
+            Scenario::Byzantine7 => 2,
+            _ => 0,
         }
     }
 
@@ -85,7 +106,7 @@ impl Scenario {
         let n = self.validators();
         let mut plan = Vec::new();
         match self {
-            Scenario::Calm4 => {}
+            Scenario::Calm4 | Scenario::Byzantine4 | Scenario::Byzantine7 => {}
             Scenario::Isolate4 => {
                 let victim = rng.gen_range(0..n);
                 plan.push((timing.isolate_from_ms, Fault::Isolate(victim)));

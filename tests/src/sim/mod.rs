@@ -33,8 +33,8 @@ use cairn_ledger::{Decode, Encode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::adversary::{Adversary, ByzState};
 use app::App;
-use byzantine::ByzState;
 use invariants::Checker;
 use network::{Network, NodeId, Packet};
 use node::{Role, SimNode};
@@ -133,7 +133,6 @@ pub struct Sim {
     queue: BTreeMap<(u64, u64), Event>,
     nodes: Vec<SimNode>,
     committee: Committee,
-    genesis: Block,
     net: Network,
     checker: Checker,
     tweak: Option<Tweak>,
@@ -214,7 +213,13 @@ impl Sim {
         for (v, (key, role)) in keys.iter().zip(roles).enumerate() {
             honest[v] = role.is_none() && !twins.contains(&v);
             let role = match role {
-                Some(b) => Role::Byzantine(Box::new(b)),
+                Some(b) => Role::Byzantine(Some(Box::new(Adversary::new(
+                    b,
+                    v as u16,
+                    key.clone(),
+                    committee.clone(),
+                    genesis.hash(),
+                )))),
                 None if twins.contains(&v) => Role::Twin,
                 None => Role::Honest,
             };
@@ -251,7 +256,6 @@ impl Sim {
             queue: BTreeMap::new(),
             nodes,
             committee,
-            genesis,
             checker,
             tweak,
             accounts,
@@ -269,8 +273,8 @@ impl Sim {
         committee: &Committee,
     ) -> SimNode {
         let mut app = App::new(committee.chain_id.clone(), genesis.header.state_root);
-        if let Role::Byzantine(b) = &role {
-            app.lie_about_state = b.lie_about_state;
+        if let Role::Byzantine(Some(b)) = &role {
+            app.lie_about_state = b.s.lie_about_state;
         }
         let mut node = SimNode {
             validator: v,

@@ -8,15 +8,16 @@ use cairn_consensus::{Consensus, SafetyData};
 use cairn_ledger::{Block, Hash, QuorumCertificate, SecretKey};
 
 use super::app::App;
-use super::byzantine::ByzState;
+use crate::adversary::Adversary;
 
 /// How a node behaves.
 #[derive(Debug)]
 pub enum Role {
     /// Follows the protocol; held to every invariant.
     Honest,
-    /// Runs a real core but misbehaves on top of it.
-    Byzantine(Box<ByzState>),
+    /// Runs a real core but misbehaves on top of it (`None` only while its
+    /// adversary is at work: see `byzantine.rs`).
+    Byzantine(Option<Box<Adversary>>),
     /// One of two honest-looking nodes sharing a key.
     Twin,
 }

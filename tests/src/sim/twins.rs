@@ -35,9 +35,9 @@ use cairn_ledger::Round;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::byzantine::ByzState;
 use super::network::NodeId;
 use super::{Params, Sim, BASE_TIMEOUT_MS};
+use crate::adversary::ByzState;
 
 /// Steps of a schedule taken from the enumeration; the rest are random.
 pub const DEPTH: usize = 2;

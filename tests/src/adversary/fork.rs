@@ -8,37 +8,35 @@ use cairn_ledger::{
 };
 use rand::Rng;
 
-use crate::sim::network::{NodeId, Packet};
-use crate::sim::Sim;
+use super::{Adversary, Host};
 
-impl Sim {
-    /// An empty block of `round` extending `justify` as the core would build
-    /// it (height, parent, state height and root), proposed by node `i`;
-    /// `None` if `i`'s core lacks the parent.
-    pub(super) fn byz_block(
+impl Adversary {
+    /// An empty block of `round` extending `justify` as a core would build
+    /// it (height, parent, state height and root), proposed by us; `None`
+    /// if our node lacks the parent.
+    pub(super) fn block(
         &self,
-        i: NodeId,
+        h: &impl Host,
         round: Round,
         justify: QuorumCertificate,
         timeout_cert: Option<TimeoutCertificate>,
     ) -> Option<Block> {
-        let n = &self.nodes[i];
-        let parent = n.core.as_ref()?.block(&justify.block_hash)?;
+        let parent = h.block(&justify.block_hash)?;
         let p = &parent.header;
         let state_height = if p.height.0 > 0 && p.round == p.justify.round.next() {
             p.justify.height
         } else {
             p.state_height
         };
-        let state_root = n.app.root_at(state_height).unwrap_or_default();
+        let state_root = h.state_root_at(state_height).unwrap_or_default();
         Some(Block {
             header: BlockHeader {
                 chain_id: self.committee.chain_id.clone(),
                 height: justify.height.next(),
                 round,
                 parent_hash: justify.block_hash,
-                proposer: n.key.address(),
-                timestamp_ms: self.now,
+                proposer: self.key.address(),
+                timestamp_ms: h.now_ms(),
                 tx_root: Block::compute_tx_root(&[]),
                 tx_count: 0,
                 state_root,
@@ -52,44 +50,41 @@ impl Sim {
 
     /// Signs `block`, broadcasts it and sends our vote for it to everyone
     /// (the next leader after a block only we hold is unknown to us).
-    pub(super) fn byz_propose_and_vote(&mut self, i: NodeId, block: Block) {
-        let key = self.nodes[i].key.clone();
-        let me = self.nodes[i].validator;
-        let h = &block.header;
+    pub(super) fn propose_and_vote(&mut self, h: &mut impl Host, block: Block) {
+        let hd = &block.header;
         let vote = Vote::sign(
             &self.committee.chain_id,
             block.hash(),
-            h.height,
-            h.round,
-            me,
-            &key,
+            hd.height,
+            hd.round,
+            self.me,
+            &self.key,
         );
-        let proposal = Proposal::sign(block, &key);
-        self.broadcast(i, Packet::Msg(Message::Proposal(proposal)), false);
+        let proposal = Proposal::sign(block, &self.key);
+        h.broadcast(Message::Proposal(proposal));
         for v in 0..self.committee.validators.len() as u16 {
-            self.send_to_validator(i, v, Packet::Msg(Message::Vote(vote.clone())));
+            if v != self.me {
+                h.send_to_validator(v, Message::Vote(vote.clone()));
+            }
         }
     }
 
     /// As leader of `tc.round + 1`, proposes a block extending a QC below the
     /// highest one (below the lock of anyone who saw it), and votes for it.
-    pub(super) fn byz_fork_after_tc(&mut self, i: NodeId, tc: TimeoutCertificate) {
+    pub(super) fn fork_after_tc(&mut self, h: &mut impl Host, tc: TimeoutCertificate) {
         let round = tc.round.next();
-        let me = self.nodes[i].validator;
-        let Some(b) = self.byz(i) else {
-            return;
-        };
+        let b = &mut self.s;
         if !b.forker || b.silent || b.forked.insert(round, ()).is_some() {
             return;
         }
-        let Some(core) = self.nodes[i].core.as_ref() else {
+        let Some(high_qc) = h.high_qc() else {
             return;
         };
         // Candidate QCs: our high QC and the QCs inside its ancestors, as deep
         // as we hold them: the deeper, the more likely it is below someone's lock.
-        let mut candidates = vec![core.high_qc().clone()];
+        let mut candidates = vec![high_qc];
         while candidates.len() < 4 {
-            let Some(b) = candidates.last().and_then(|qc| core.block(&qc.block_hash)) else {
+            let Some(b) = candidates.last().and_then(|qc| h.block(&qc.block_hash)) else {
                 break;
             };
             if b.header.height.0 == 0 {
@@ -97,22 +92,23 @@ impl Sim {
             }
             candidates.push(b.header.justify.clone());
         }
-        let depth = self
-            .rng
+        let depth = h
+            .rng()
             .gen_range(0..candidates.len())
             .max(candidates.len().min(2) - 1);
         let justify = candidates[depth].clone();
         // Only the round's leader may propose (after a TC: plain rotation).
-        if core.leader_of(round, &justify) != Some(me) {
+        if h.leader_of(round, &justify) != Some(self.me) {
             return;
         }
-        let Some(block) = self.byz_block(i, round, justify, Some(tc)) else {
+        let Some(block) = self.block(&*h, round, justify, Some(tc)) else {
             return;
         };
         if std::env::var("SIM_TRACE").is_ok() {
             eprintln!(
-                "t={} node {i} FORK r{} on qc{} (tc max hqc {})",
-                self.now,
+                "t={} node {} FORK r{} on qc{} (tc max hqc {})",
+                h.now_ms(),
+                h.me(),
                 round,
                 block.header.justify.round,
                 block
@@ -122,6 +118,6 @@ impl Sim {
                     .map_or(0, |t| t.max_high_qc_round().0)
             );
         }
-        self.byz_propose_and_vote(i, block);
+        self.propose_and_vote(h, block);
     }
 }

@@ -10,8 +10,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::forge::forge_qc;
-use crate::sim::network::NodeId;
-use crate::sim::Sim;
+use super::{Adversary, Host};
 
 /// How a Byzantine validator answers fetches (per seed).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,21 +54,22 @@ impl FetchLie {
     }
 }
 
-impl Sim {
-    /// What a node answers to a fetch of `hash`, given what an honest node
-    /// would send (`honest`: the block and its ancestors, nearest first).
-    pub(in crate::sim) fn byz_fetch_reply(
+impl Adversary {
+    /// What we answer to a fetch of `hash`, given what an honest node would
+    /// send (`honest`: the block and its ancestors, nearest first).
+    pub fn fetch_reply(
         &mut self,
-        i: NodeId,
+        h: &mut impl Host,
         hash: Hash,
         mut honest: Vec<Block>,
     ) -> Vec<Block> {
-        let Some(b) = self.byz(i) else {
-            return honest;
+        let mut lie = if self.s.silent {
+            FetchLie::Nothing
+        } else {
+            self.s.fetch
         };
-        let mut lie = if b.silent { FetchLie::Nothing } else { b.fetch };
         if lie == FetchLie::Mixed {
-            lie = LIES[self.rng.gen_range(0..LIES.len())];
+            lie = LIES[h.rng().gen_range(0..LIES.len())];
         }
         if honest.is_empty() {
             return honest;
@@ -79,7 +79,7 @@ impl Sim {
             FetchLie::Honest | FetchLie::Mixed => honest,
             FetchLie::Nothing => Vec::new(),
             FetchLie::WrongBlock => {
-                if honest.len() > 1 && self.rng.gen_bool(0.5) {
+                if honest.len() > 1 && h.rng().gen_bool(0.5) {
                     honest.remove(0);
                 } else {
                     honest[0].header.timestamp_ms += 1;
@@ -88,25 +88,22 @@ impl Sim {
                 honest
             }
             FetchLie::ForgedJustify => {
-                let k = self.rng.gen_range(0..honest.len().min(2));
-                let h = &mut honest[k].header;
-                h.justify = forge_qc(&mut self.rng, &h.justify, n);
-                h.height = h.justify.height.next();
-                h.parent_hash = h.justify.block_hash;
+                let k = h.rng().gen_range(0..honest.len().min(2));
+                let hd = &mut honest[k].header;
+                hd.justify = forge_qc(h.rng(), &hd.justify, n);
+                hd.height = hd.justify.height.next();
+                hd.parent_hash = hd.justify.block_hash;
                 honest
             }
             FetchLie::Truncated => {
-                if honest.len() > 1 && self.rng.gen_bool(0.5) {
+                if honest.len() > 1 && h.rng().gen_bool(0.5) {
                     honest.split_off(1) // ancestors only
                 } else {
                     honest.truncate(1);
                     honest
                 }
             }
-            FetchLie::Stale => {
-                let committed = &self.nodes[i].committed;
-                committed.iter().take(8).map(|(b, _)| b.clone()).collect()
-            }
+            FetchLie::Stale => h.oldest_committed(8),
         }
     }
 }

@@ -17,138 +17,123 @@ use cairn_ledger::types::cert::timeout_signing_bytes;
 use cairn_ledger::{Hash, Height, Proposal, Round, Timeout, Vote};
 use rand::Rng;
 
-use crate::sim::network::{NodeId, Packet};
-use crate::sim::Sim;
+use super::{Adversary, Host};
 
-impl Sim {
+impl Adversary {
     /// Replaces the real vote (`votes[0]`) by a poisoned one, or adds one;
     /// sometimes adds a vote for the block's hash signed for another round.
-    pub(super) fn byz_poison(&mut self, i: NodeId, votes: &mut Vec<Vote>) {
-        let key = self.nodes[i].key.clone();
-        let chain = self.committee.chain_id.clone();
+    pub(super) fn poison(&mut self, h: &mut impl Host, votes: &mut Vec<Vote>) {
+        let key = &self.key;
+        let chain = &self.committee.chain_id;
         let real = votes[0].clone();
-        let h = real.height.0;
-        let lie = match self.rng.gen_range(0..4) {
-            0 => h + 1,
+        let ht = real.height.0;
+        let lie = match h.rng().gen_range(0..4) {
+            0 => ht + 1,
             // A made-up block's vote can be for height 0: lie upwards then.
-            1 => h.checked_sub(1).unwrap_or(h + 1),
-            2 => h + 1_000,
+            1 => ht.checked_sub(1).unwrap_or(ht + 1),
+            2 => ht + 1_000,
             _ => u64::MAX,
         };
         let poisoned = Vote::sign(
-            &chain,
+            chain,
             real.block_hash,
             Height(lie),
             real.round,
             real.signer,
-            &key,
+            key,
         );
-        if self.rng.gen_bool(0.5) {
+        if h.rng().gen_bool(0.5) {
             votes[0] = poisoned;
         } else {
             votes.insert(0, poisoned);
         }
-        if self.rng.gen_bool(0.3) {
-            let round = if self.rng.gen_bool(0.5) {
+        if h.rng().gen_bool(0.3) {
+            let round = if h.rng().gen_bool(0.5) {
                 real.round.next()
             } else {
                 Round(real.round.0.saturating_sub(1))
             };
-            let v = Vote::sign(
-                &chain,
-                real.block_hash,
-                real.height,
-                round,
-                real.signer,
-                &key,
-            );
+            let v = Vote::sign(chain, real.block_hash, real.height, round, real.signer, key);
             votes.push(v);
         }
     }
 
     /// Copies of our timeout signed for a higher or a lower high-QC round
     /// than the QC it carries, each to some of the nodes.
-    pub(super) fn byz_lying_timeouts(&mut self, i: NodeId, t: &Timeout) {
-        if !self.byz(i).is_some_and(|b| b.lie_in_timeouts) {
+    pub(super) fn lying_timeouts(&mut self, h: &mut impl Host, t: &Timeout) {
+        if !self.s.lie_in_timeouts {
             return;
         }
-        let key = self.nodes[i].key.clone();
         let chain = self.committee.chain_id.clone();
         let (round, hq) = (t.round.0, t.high_qc.round.0);
         let mut claims = Vec::new();
         if hq + 1 < round {
-            claims.push(self.rng.gen_range(hq + 1..round)); // higher
+            claims.push(h.rng().gen_range(hq + 1..round)); // higher
         }
         if hq > 0 {
-            claims.push(self.rng.gen_range(0..hq)); // lower
+            claims.push(h.rng().gen_range(0..hq)); // lower
         }
         for claim in claims {
-            let signature = key.sign(&timeout_signing_bytes(&chain, t.round, Round(claim)));
+            let signature = self
+                .key
+                .sign(&timeout_signing_bytes(&chain, t.round, Round(claim)));
             let lie = Timeout {
                 signature,
                 ..t.clone()
             };
-            self.send_to_some(i, Packet::Msg(Message::Timeout(lie)), 0.6);
+            self.send_to_some(h, Message::Timeout(lie), 0.6);
         }
     }
 
     /// As leader, a block whose header disagrees with itself or its parent,
     /// validly signed, to some of the nodes.
-    pub(super) fn byz_lying_proposals(&mut self, i: NodeId, p: &Proposal) {
-        let Some(b) = self.byz(i) else {
-            return;
-        };
-        if !b.lie_in_proposals {
+    pub(super) fn lying_proposals(&mut self, h: &mut impl Host, p: &Proposal) {
+        if !self.s.lie_in_proposals {
             return;
         }
-        let other_tc = b.last_tc.clone();
-        let key = self.nodes[i].key.clone();
+        let other_tc = self.s.last_tc.clone();
         let mut block = p.block.clone();
-        let h = &mut block.header;
-        match self.rng.gen_range(0..6) {
-            0 => h.height = Height(h.height.0 + 1),
-            1 => h.height = Height(h.height.0.saturating_sub(1)),
+        let hd = &mut block.header;
+        match h.rng().gen_range(0..6) {
+            0 => hd.height = Height(hd.height.0 + 1),
+            1 => hd.height = Height(hd.height.0.saturating_sub(1)),
             2 => {
                 // A QC for the parent's parent (or a made-up block), not the parent.
-                let grandparent = self.nodes[i]
-                    .core
-                    .as_ref()
-                    .and_then(|c| c.block(&h.parent_hash))
-                    .map(|b| b.header.parent_hash);
-                h.parent_hash = grandparent.unwrap_or_else(|| Hash::digest(&h.parent_hash.0));
+                let grandparent = h.block(&hd.parent_hash).map(|b| b.header.parent_hash);
+                hd.parent_hash = grandparent.unwrap_or_else(|| Hash::digest(&hd.parent_hash.0));
             }
             3 => {
-                h.round = h.justify.round;
-                h.timeout_cert = None;
+                hd.round = hd.justify.round;
+                hd.timeout_cert = None;
             }
             4 => {
-                let sh = h.state_height.0;
-                let lie = if sh > 0 && self.rng.gen_bool(0.5) {
+                let sh = hd.state_height.0;
+                let lie = if sh > 0 && h.rng().gen_bool(0.5) {
                     sh - 1
                 } else {
                     sh + 1
                 };
-                h.state_height = Height(lie);
-                let root = self.nodes[i].app.root_at(Height(lie));
-                h.state_root = root.unwrap_or_else(|| Hash::digest(b"no such state"));
+                hd.state_height = Height(lie);
+                let root = h.state_root_at(Height(lie));
+                hd.state_root = root.unwrap_or_else(|| Hash::digest(b"no such state"));
             }
             _ => {
                 // A real TC for another round if we hold one, else this
                 // round's with its round changed.
                 let wrong = other_tc
-                    .filter(|tc| tc.round.next() != h.round)
+                    .filter(|tc| tc.round.next() != hd.round)
                     .or_else(|| {
-                        let mut tc = h.timeout_cert.clone()?;
+                        let mut tc = hd.timeout_cert.clone()?;
                         tc.round = Round(tc.round.0 + 1);
                         Some(tc)
                     });
                 let Some(tc) = wrong else {
                     return;
                 };
-                h.timeout_cert = Some(tc);
+                hd.timeout_cert = Some(tc);
             }
         }
-        let lie = Proposal::sign(block, &key);
-        self.send_to_some(i, Packet::Msg(Message::Proposal(lie)), 0.6);
+        let lie = Proposal::sign(block, &self.key);
+        self.send_to_some(h, Message::Proposal(lie), 0.6);
     }
 }

@@ -18,8 +18,7 @@ use cairn_ledger::{Height, Proposal, QuorumCertificate, Round, Timeout, TimeoutC
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::sim::network::{NodeId, Packet};
-use crate::sim::Sim;
+use super::{Adversary, Host};
 
 /// A QC that differs from `qc` in a way its signatures do not vouch for.
 pub(super) fn forge_qc(rng: &mut ChaCha8Rng, qc: &QuorumCertificate, n: u16) -> QuorumCertificate {
@@ -56,19 +55,18 @@ pub(super) fn forge_qc(rng: &mut ChaCha8Rng, qc: &QuorumCertificate, n: u16) -> 
     f
 }
 
-impl Sim {
+impl Adversary {
     /// A TC that must be refused, made from a real one; `None` if the kind
     /// drawn does not apply to it.
     fn forge_tc(
-        &mut self,
-        i: NodeId,
+        &self,
+        h: &impl Host,
         tc: &TimeoutCertificate,
         kind: u8,
     ) -> Option<TimeoutCertificate> {
-        let key = self.nodes[i].key.clone();
-        let me = self.nodes[i].validator;
+        let me = self.me;
         let n = self.committee.validators.len() as u16;
-        let chain = self.committee.chain_id.clone();
+        let chain = &self.committee.chain_id;
         let mut f = tc.clone();
         let max = tc.max_high_qc_round();
         match kind {
@@ -90,7 +88,9 @@ impl Sim {
                 if kind == 2 && claim <= max {
                     return None;
                 }
-                let sig = key.sign(&timeout_signing_bytes(&chain, tc.round, claim));
+                let sig = self
+                    .key
+                    .sign(&timeout_signing_bytes(chain, tc.round, claim));
                 f.signatures.retain(|(s, _, _)| *s != me);
                 let at = f.signatures.partition_point(|(s, _, _)| *s < me);
                 f.signatures.insert(at, (me, claim, sig));
@@ -103,8 +103,7 @@ impl Sim {
             }
             4 => {
                 // A valid QC below the highest entry.
-                let core = self.nodes[i].core.as_ref()?;
-                let below = core.block(&tc.high_qc.block_hash)?.header.justify.clone();
+                let below = h.block(&tc.high_qc.block_hash)?.header.justify.clone();
                 if below == tc.high_qc {
                     return None;
                 }
@@ -117,67 +116,62 @@ impl Sim {
 
     /// A TC seen or formed: once per round, the inflated version (if there is
     /// room to inflate) and one other forgery, to everyone.
-    pub(super) fn byz_forged_tcs(&mut self, i: NodeId, tc: &TimeoutCertificate) {
-        let Some(b) = self.byz(i) else {
-            return;
-        };
+    pub(super) fn forged_tcs(&mut self, h: &mut impl Host, tc: &TimeoutCertificate) {
+        let b = &mut self.s;
         if !b.forge_certs || b.silent || b.forged_tcs.insert(tc.round, ()).is_some() {
             return;
         }
         if b.forged_tcs.len() > 32 {
             b.forged_tcs.pop_first();
         }
-        let other = self.rng.gen_range(0..6);
+        let other = h.rng().gen_range(0..6);
         for kind in [2, other] {
-            if let Some(f) = self.forge_tc(i, tc, kind) {
-                self.broadcast(i, Packet::Msg(Message::TimeoutCertificate(f)), false);
+            if let Some(f) = self.forge_tc(&*h, tc, kind) {
+                h.broadcast(Message::TimeoutCertificate(f));
             }
         }
     }
 
     /// As leader, our proposal re-signed with a forged QC (or TC) inside.
-    pub(super) fn byz_forged_proposals(&mut self, i: NodeId, p: &Proposal) {
-        if !self.byz(i).is_some_and(|b| b.forge_certs) {
+    pub(super) fn forged_proposals(&mut self, h: &mut impl Host, p: &Proposal) {
+        if !self.s.forge_certs {
             return;
         }
-        let key = self.nodes[i].key.clone();
         let n = self.committee.validators.len() as u16;
         let mut block = p.block.clone();
         let tc = block.header.timeout_cert.clone();
         match tc {
-            Some(tc) if self.rng.gen_bool(0.5) => {
-                let kind = self.rng.gen_range(0..6);
-                let Some(f) = self.forge_tc(i, &tc, kind) else {
+            Some(tc) if h.rng().gen_bool(0.5) => {
+                let kind = h.rng().gen_range(0..6);
+                let Some(f) = self.forge_tc(&*h, &tc, kind) else {
                     return;
                 };
                 block.header.timeout_cert = Some(f);
             }
             _ => {
-                let h = &mut block.header;
-                h.justify = forge_qc(&mut self.rng, &h.justify, n);
+                let hd = &mut block.header;
+                hd.justify = forge_qc(h.rng(), &hd.justify, n);
                 // Keep the header consistent with the forged QC: the lie is in the QC.
-                h.height = h.justify.height.next();
-                h.parent_hash = h.justify.block_hash;
+                hd.height = hd.justify.height.next();
+                hd.parent_hash = hd.justify.block_hash;
             }
         }
-        let lie = Proposal::sign(block, &key);
-        self.send_to_some(i, Packet::Msg(Message::Proposal(lie)), 0.6);
+        let lie = Proposal::sign(block, &self.key);
+        self.send_to_some(h, Message::Proposal(lie), 0.6);
     }
 
     /// Our timeout with a forged high QC, validly signed over the forged
     /// QC's round, to some of the nodes.
-    pub(super) fn byz_forged_timeouts(&mut self, i: NodeId, t: &Timeout) {
-        if !self.byz(i).is_some_and(|b| b.forge_certs) {
+    pub(super) fn forged_timeouts(&mut self, h: &mut impl Host, t: &Timeout) {
+        if !self.s.forge_certs {
             return;
         }
-        let key = self.nodes[i].key.clone();
-        let me = self.nodes[i].validator;
         let n = self.committee.validators.len() as u16;
-        let qc = forge_qc(&mut self.rng, &t.high_qc, n);
+        let qc = forge_qc(h.rng(), &t.high_qc, n);
         if qc.round >= t.round {
             return;
         }
-        let lie = Timeout::sign(&self.committee.chain_id, t.round, qc, me, &key);
-        self.send_to_some(i, Packet::Msg(Message::Timeout(lie)), 0.6);
+        let lie = Timeout::sign(&self.committee.chain_id, t.round, qc, self.me, &self.key);
+        self.send_to_some(h, Message::Timeout(lie), 0.6);
     }
 }

@@ -1,4 +1,16 @@
-//! Byzantine validators: a real core whose outputs are tampered with.
+//! The Byzantine adversary both simulators share: a validator that runs an
+//! honest node (a bare core in [`crate::sim`], the production driver in
+//! [`crate::nodesim`]) and tampers with what goes in and out of it.
+//!
+//! The adversary never reaches into the simulator: everything it needs goes
+//! through [`Host`] (a wire to send on, randomness, a clock, and a read-only
+//! view of its own node's chain), and everything it knows about itself (key,
+//! validator index, committee, memory) is in [`Adversary`]. Each simulator
+//! implements `Host` for its Byzantine nodes and calls the hooks below where
+//! its node's messages pass: [`Adversary::on_incoming`] for what the node
+//! receives, [`Adversary::on_broadcast`] and [`Adversary::on_vote`] for what
+//! it sends, [`Adversary::on_payload`] when it is about to propose, and
+//! [`Adversary::fetch_reply`] for its answers to block fetches.
 //!
 //! Each seed picks a mix of behaviours per Byzantine validator, by family:
 //!
@@ -21,7 +33,6 @@
 //! - [`fetch`]: forged answers to block fetches.
 //!
 //! Honest nodes must stay safe and, with at most f such validators, live.
-//! Twins are set up in `mod.rs`.
 
 mod classic;
 mod fetch;
@@ -34,7 +45,10 @@ use std::collections::BTreeMap;
 
 use cairn_consensus::votes::{TimeoutCollector, VoteCollector};
 use cairn_consensus::{Message, PayloadRequest};
-use cairn_ledger::{Hash, Height, Round, Signature, Timeout, TimeoutCertificate, Vote};
+use cairn_ledger::{
+    Block, Committee, Hash, Height, QuorumCertificate, Round, SecretKey, Signature, Timeout,
+    TimeoutCertificate, Vote,
+};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -42,9 +56,43 @@ use rand_chacha::ChaCha8Rng;
 use fetch::FetchLie;
 use withhold::{Hidden, Reveal};
 
-use super::network::{NodeId, Packet};
-use super::node::Role;
-use super::Sim;
+/// A node index in the hosting simulator (with twins, not a validator index).
+pub type NodeId = usize;
+
+/// What the adversary needs from the simulator hosting its node.
+pub trait Host {
+    /// The randomness the adversary draws from.
+    fn rng(&mut self) -> &mut ChaCha8Rng;
+    /// The clock, in the unit block timestamps use (ms).
+    fn now_ms(&self) -> u64;
+    /// How many nodes there are (ids `0..nodes()`).
+    fn nodes(&self) -> usize;
+    /// The Byzantine node's own id.
+    fn me(&self) -> NodeId;
+    /// Sends `m` to node `to` only (a split audience is made of these).
+    fn send(&mut self, to: NodeId, m: Message);
+    /// Sends `m` to every node holding validator index `v`.
+    fn send_to_validator(&mut self, v: u16, m: Message);
+    /// Sends `m` to every other node.
+    fn broadcast(&mut self, m: Message) {
+        for to in 0..self.nodes() {
+            if to != self.me() {
+                self.send(to, m.clone());
+            }
+        }
+    }
+    /// A block the node holds (uncommitted or committed), by hash.
+    fn block(&self, hash: &Hash) -> Option<Block>;
+    /// The node's highest QC (`None` while it is down).
+    fn high_qc(&self) -> Option<QuorumCertificate>;
+    /// The leader of `round` for a block extending `justify`, as the node
+    /// computes it (`None` if it lacks the ancestry).
+    fn leader_of(&self, round: Round, justify: &QuorumCertificate) -> Option<u16>;
+    /// The state root after committing `height`, if the node knows it.
+    fn state_root_at(&self, height: Height) -> Option<Hash>;
+    /// The node's first `n` committed blocks, genesis first.
+    fn oldest_committed(&self, n: usize) -> Vec<Block>;
+}
 
 /// A Byzantine node's behaviours and memory.
 #[derive(Debug, Default)]
@@ -141,6 +189,25 @@ impl ByzState {
         b.fetch = FetchLie::random(rng);
         b
     }
+
+    fn remember_tc(&mut self, tc: &TimeoutCertificate) {
+        if self.last_tc.as_ref().is_none_or(|t| tc.round > t.round) {
+            self.last_tc = Some(tc.clone());
+        }
+    }
+}
+
+/// A Byzantine validator: who it is, and what it does and remembers.
+#[derive(Debug)]
+pub struct Adversary {
+    /// Its validator index.
+    me: u16,
+    /// Its real key: its lies are validly signed.
+    key: SecretKey,
+    committee: Committee,
+    genesis_hash: Hash,
+    /// Its behaviours and memory.
+    pub s: ByzState,
 }
 
 fn corrupt(sig: &Signature) -> Signature {
@@ -149,106 +216,107 @@ fn corrupt(sig: &Signature) -> Signature {
     s
 }
 
-impl Sim {
-    fn byz(&mut self, i: NodeId) -> Option<&mut ByzState> {
-        match &mut self.nodes[i].role {
-            Role::Byzantine(b) => Some(b),
-            _ => None,
+impl Adversary {
+    /// Validator `me` (holding `key`) of `committee`, behaving as `s` says.
+    pub fn new(
+        s: ByzState,
+        me: u16,
+        key: SecretKey,
+        committee: Committee,
+        genesis_hash: Hash,
+    ) -> Adversary {
+        Adversary {
+            me,
+            key,
+            committee,
+            genesis_hash,
+            s,
         }
     }
 
-    pub(super) fn byz_is_silent(&mut self, i: NodeId) -> bool {
-        self.byz(i).is_some_and(|b| b.silent)
+    /// True if it sends nothing at all.
+    pub fn is_silent(&self) -> bool {
+        self.s.silent
+    }
+
+    /// Its key.
+    pub fn key(&self) -> &SecretKey {
+        &self.key
     }
 
     /// Sends to every other node with probability `p` each (a split audience).
-    fn send_to_some(&mut self, i: NodeId, packet: Packet, p: f64) {
-        for to in 0..self.nodes.len() {
-            if to != i && self.rng.gen_bool(p) {
-                self.send(i, to, packet.clone(), false);
+    fn send_to_some(&mut self, h: &mut impl Host, m: Message, p: f64) {
+        for to in 0..h.nodes() {
+            if to != h.me() && h.rng().gen_bool(p) {
+                h.send(to, m.clone());
             }
         }
     }
 
-    /// What a Byzantine node receives: remembered (blocks per round,
-    /// timeouts, TCs) and possibly kept from its own core (hoarded votes).
-    /// Returns true if the message is not to be given to the core.
-    pub(super) fn byz_intercept(&mut self, i: NodeId, m: &Message) -> bool {
+    /// What the Byzantine node receives: remembered (blocks per round,
+    /// timeouts, TCs) and possibly kept from its node (hoarded votes).
+    /// Returns true if the message is not to be given to the node.
+    pub fn on_incoming(&mut self, h: &mut impl Host, m: &Message) -> bool {
         let vals = self.committee.validators.clone();
-        let Some(b) = self.byz(i) else {
-            return false;
-        };
         match m {
             Message::Proposal(p) => {
-                let h = &p.block.header;
-                let seen = b.seen.entry(h.round).or_default();
+                let b = &mut self.s;
+                let hd = &p.block.header;
+                let seen = b.seen.entry(hd.round).or_default();
                 if seen.len() < 4 && !seen.iter().any(|(x, _)| *x == p.block.hash()) {
-                    seen.push((p.block.hash(), h.height));
+                    seen.push((p.block.hash(), hd.height));
                 }
                 if b.seen.len() > 64 {
                     b.seen.pop_first();
                 }
-                if let Some(tc) = &h.timeout_cert {
+                if let Some(tc) = &hd.timeout_cert {
                     b.remember_tc(tc);
                 }
             }
             Message::Timeout(t) => {
-                if b.race_tcs && b.raced.insert(t.round, ()).is_none() {
+                if self.s.race_tcs && self.s.raced.insert(t.round, ()).is_none() {
                     // Our own timeout for the round, at once: with two honest
                     // ones we hold a quorum before any honest node does.
-                    if b.raced.len() > 32 {
-                        b.raced.pop_first();
+                    if self.s.raced.len() > 32 {
+                        self.s.raced.pop_first();
                     }
                     let mine = Timeout::sign(
                         &self.committee.chain_id,
                         t.round,
                         t.high_qc.clone(),
-                        self.nodes[i].validator,
-                        &self.nodes[i].key,
+                        self.me,
+                        &self.key,
                     );
-                    if let Role::Byzantine(b) = &mut self.nodes[i].role {
-                        b.timeouts.add(mine, &vals);
-                    }
+                    self.s.timeouts.add(mine, &vals);
                 }
-                let Some(b) = self.byz(i) else {
-                    return false;
-                };
-                let tc = b.timeouts.add(t.clone(), &vals).cert;
+                let tc = self.s.timeouts.add(t.clone(), &vals).cert;
                 if let Some(tc) = tc {
-                    self.byz_on_tc(i, tc);
+                    self.on_tc(h, tc);
                 }
             }
-            Message::TimeoutCertificate(tc) => {
-                let tc = tc.clone();
-                self.byz_on_tc(i, tc);
-            }
+            Message::TimeoutCertificate(tc) => self.on_tc(h, tc.clone()),
             Message::Vote(v) => {
-                if self.byz_hoard(i, v) {
+                if self.hoard(h, v) {
                     return true;
                 }
             }
         }
-        if let Some(b) = self.byz(i) {
-            if b.history.len() < 256 {
-                b.history.push(m.clone());
-            }
+        if self.s.history.len() < 256 {
+            self.s.history.push(m.clone());
         }
         false
     }
 
     /// A TC seen or formed: remembered, forged into lies, forked on.
-    fn byz_on_tc(&mut self, i: NodeId, tc: TimeoutCertificate) {
-        if let Some(b) = self.byz(i) {
-            b.remember_tc(&tc);
-        }
-        self.byz_forged_tcs(i, &tc);
-        self.byz_fork_after_tc(i, tc);
+    fn on_tc(&mut self, h: &mut impl Host, tc: TimeoutCertificate) {
+        self.s.remember_tc(&tc);
+        self.forged_tcs(h, &tc);
+        self.fork_after_tc(h, tc);
     }
 
-    pub(super) fn byz_broadcast(&mut self, i: NodeId, m: Message) {
-        let Some(b) = self.byz(i) else {
-            return;
-        };
+    /// The node broadcasts `m`: what goes out instead, and to whom.
+    pub fn on_broadcast(&mut self, h: &mut impl Host, m: Message) {
+        let b = &mut self.s;
         if b.silent {
             return;
         }
@@ -256,95 +324,76 @@ impl Sim {
         let race = b.race_tcs;
         if let Message::Timeout(t) = &m {
             // Count our own timeouts towards the TCs we fork on.
-            let vals = self.committee.validators.clone();
-            if let Some(b) = self.byz(i) {
-                b.timeouts.add(t.clone(), &vals);
-            }
+            b.timeouts.add(t.clone(), &self.committee.validators);
         }
         if let Message::TimeoutCertificate(tc) = &m {
-            if let Some(b) = self.byz(i) {
-                b.remember_tc(tc);
-            }
+            b.remember_tc(tc);
         }
         match &m {
-            Message::Proposal(p) if equivocate => self.byz_equivocate(i, p),
+            Message::Proposal(p) if equivocate => self.equivocate(h, p),
             Message::Timeout(_) if race => {}
-            Message::Timeout(t) if self.byz_reveal_in_timeout(i, t) => {}
-            _ => self.broadcast(i, Packet::Msg(m.clone()), false),
+            Message::Timeout(t) if self.reveal_in_timeout(h, t) => {}
+            _ => h.broadcast(m.clone()),
         }
         if bad_sigs {
-            let me = self.nodes[i].validator;
-            self.byz_bad_copy(i, &m, me);
+            self.bad_copy(h, &m);
         }
         if stale {
-            self.byz_stale_and_future(i, &m);
+            self.stale_and_future(h, &m);
         }
         match &m {
             Message::Proposal(p) => {
-                self.byz_lying_proposals(i, p);
-                self.byz_forged_proposals(i, p);
+                self.lying_proposals(h, p);
+                self.forged_proposals(h, p);
             }
             Message::Timeout(t) => {
-                self.byz_lying_timeouts(i, t);
-                self.byz_forged_timeouts(i, t);
+                self.lying_timeouts(h, t);
+                self.forged_timeouts(h, t);
             }
-            Message::TimeoutCertificate(tc) => self.byz_forged_tcs(i, tc),
+            Message::TimeoutCertificate(tc) => self.forged_tcs(h, tc),
             Message::Vote(_) => {}
         }
     }
 
-    pub(super) fn byz_vote(&mut self, i: NodeId, to: u16, vote: Vote) {
-        let Some(b) = self.byz(i) else {
-            return;
-        };
+    /// The node sends its vote to validator `to`: what goes out instead.
+    pub fn on_vote(&mut self, h: &mut impl Host, to: u16, vote: Vote) {
+        let b = &self.s;
         if b.silent {
             return;
         }
         let (double, bad, poison) = (b.double_vote, b.bad_signatures, b.poison_votes);
         let mut votes = vec![vote.clone()];
         if double {
-            votes.extend(self.byz_double_votes(i, &vote));
-            votes.shuffle(&mut self.rng);
+            votes.extend(self.double_votes(&vote));
+            votes.shuffle(h.rng());
         }
         if poison {
-            self.byz_poison(i, &mut votes);
+            self.poison(h, &mut votes);
         }
         for v in votes {
-            self.send_to_validator(i, to, Packet::Msg(Message::Vote(v)));
+            h.send_to_validator(to, Message::Vote(v));
         }
         if bad {
-            let me = self.nodes[i].validator;
-            self.byz_bad_copy(i, &Message::Vote(vote), me);
+            self.bad_copy(h, &Message::Vote(vote));
         }
     }
 
-    /// Returns true if the Byzantine node handled the payload request itself.
-    pub(super) fn byz_payload(&mut self, i: NodeId, req: &PayloadRequest) -> bool {
-        let Some(b) = self.byz(i) else {
-            return false;
-        };
-        if b.silent {
+    /// The node is about to propose for `req`: returns true if the
+    /// adversary proposed something else itself (the node's own proposal
+    /// must not go out).
+    pub fn on_payload(&mut self, h: &mut impl Host, req: &PayloadRequest) -> bool {
+        if self.s.silent {
             return false;
         }
-        if self.byz_reveal_in_proposal(i, req) {
+        if self.reveal_in_proposal(h, req) {
             return true;
         }
-        let forker = self.byz(i).is_some_and(|b| b.forker);
         match &req.timeout_cert {
-            Some(tc) if forker => {
-                let tc = tc.clone();
-                self.byz_fork_after_tc(i, tc);
+            Some(tc) if self.s.forker => {
+                self.fork_after_tc(h, tc.clone());
                 true
             }
             _ => false,
-        }
-    }
-}
-
-impl ByzState {
-    fn remember_tc(&mut self, tc: &TimeoutCertificate) {
-        if self.last_tc.as_ref().is_none_or(|t| tc.round > t.round) {
-            self.last_tc = Some(tc.clone());
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Withheld, then revealed: as the next leader, the Byzantine validator keeps
-//! the votes sent to it from its own core and forms the QC itself, so nobody
-//! (not even its core) learns it and the round times out. A few rounds
+//! the votes sent to it from its own node and forms the QC itself, so nobody
+//! (not even its own node) learns it and the round times out. A few rounds
 //! later it plays the QC: as the high QC of a timeout, to everyone or to some
 //! nodes only (the rest get the timeout its core signed), or as the QC of a
 //! later proposal it leads. The QC is real; honest nodes must take it in
@@ -11,8 +11,7 @@ use cairn_ledger::{QuorumCertificate, Round, Timeout, Vote};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::sim::network::{NodeId, Packet};
-use crate::sim::Sim;
+use super::{Adversary, Host};
 
 /// How a hidden QC is played.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,16 +39,11 @@ pub struct Hidden {
     reveal_at: Round,
 }
 
-impl Sim {
-    /// A vote reaching a withholding node: hoarded (true: the core never
+impl Adversary {
+    /// A vote reaching a withholding node: hoarded (true: the node never
     /// sees it) for the rounds chosen, one round at a time.
-    pub(super) fn byz_hoard(&mut self, i: NodeId, v: &Vote) -> bool {
-        let key = self.nodes[i].key.clone();
-        let me = self.nodes[i].validator;
-        let committee = self.committee.clone();
-        let Some(b) = self.byz(i) else {
-            return false;
-        };
+    pub(super) fn hoard(&mut self, h: &mut impl Host, v: &Vote) -> bool {
+        let b = &mut self.s;
         if b.withhold.is_none() || b.silent {
             return false;
         }
@@ -57,23 +51,21 @@ impl Sim {
         // A QC still hidden long after it was due is given up.
         if b.hidden
             .as_ref()
-            .is_some_and(|h| v.round.0 > h.reveal_at.0 + 8)
+            .is_some_and(|hd| v.round.0 > hd.reveal_at.0 + 8)
         {
             b.hidden = None;
         }
         let free = b.hidden.is_none();
         // Decided once per round, on its first vote: hoard only while
         // nothing else is hidden.
-        let hoard = decided.unwrap_or_else(|| free && self.rng.gen_bool(0.5));
-        let delay = self.rng.gen_range(1..=3);
-        let Some(b) = self.byz(i) else {
-            return false;
-        };
+        let hoard = decided.unwrap_or_else(|| free && h.rng().gen_bool(0.5));
+        let delay = h.rng().gen_range(1..=3);
         b.hoarding.insert(v.round, hoard);
         if b.hoarding.len() > 16 {
             b.hoarding.pop_first();
         }
-        if !hoard || v.verify(&committee).is_err() {
+        let committee = &self.committee;
+        if !hoard || v.verify(committee).is_err() {
             return false;
         }
         let vals = &committee.validators;
@@ -82,14 +74,14 @@ impl Sim {
             v.block_hash,
             v.height,
             v.round,
-            me,
-            &key,
+            self.me,
+            &self.key,
         );
         b.hoard.add(own, vals);
         if let Some(qc) = b.hoard.add(v.clone(), vals).cert {
-            if qc.verify(&committee).is_ok() {
+            if qc.verify(committee).is_ok() {
                 if std::env::var("SIM_TRACE").is_ok() {
-                    eprintln!("node {i} HIDES qc{} h{}", qc.round, qc.height);
+                    eprintln!("node {} HIDES qc{} h{}", h.me(), qc.round, qc.height);
                 }
                 b.hidden = Some(Hidden {
                     reveal_at: Round(qc.round.0 + 1 + delay),
@@ -101,13 +93,10 @@ impl Sim {
         true
     }
 
-    /// Our core times out: if a hidden QC is due, the timeout carries it
-    /// instead (true: handled, the core's timeout is not broadcast as is).
-    pub(super) fn byz_reveal_in_timeout(&mut self, i: NodeId, t: &Timeout) -> bool {
-        let key = self.nodes[i].key.clone();
-        let Some(b) = self.byz(i) else {
-            return false;
-        };
+    /// Our node times out: if a hidden QC is due, the timeout carries it
+    /// instead (true: handled, the node's timeout is not broadcast as is).
+    pub(super) fn reveal_in_timeout(&mut self, h: &mut impl Host, t: &Timeout) -> bool {
+        let b = &mut self.s;
         let (Some(mode), Some(hidden)) = (b.withhold, &b.hidden) else {
             return false;
         };
@@ -123,32 +112,31 @@ impl Sim {
         b.hidden = None;
         if std::env::var("SIM_TRACE").is_ok() {
             eprintln!(
-                "node {i} REVEALS qc{} in timeout r{} ({mode:?})",
-                qc.round, t.round
+                "node {} REVEALS qc{} in timeout r{} ({mode:?})",
+                h.me(),
+                qc.round,
+                t.round
             );
         }
-        let reveal = Timeout::sign(&self.committee.chain_id, t.round, qc, t.signer, &key);
-        for to in 0..self.nodes.len() {
-            if to == i {
+        let reveal = Timeout::sign(&self.committee.chain_id, t.round, qc, t.signer, &self.key);
+        for to in 0..h.nodes() {
+            if to == h.me() {
                 continue;
             }
-            let m = if mode == Reveal::SomeNodes && self.rng.gen_bool(0.5) {
+            let m = if mode == Reveal::SomeNodes && h.rng().gen_bool(0.5) {
                 t.clone()
             } else {
                 reveal.clone()
             };
-            self.send(i, to, Packet::Msg(Message::Timeout(m)), false);
+            h.send(to, Message::Timeout(m));
         }
         true
     }
 
-    /// Our core asks for a payload: if a hidden QC is due and we lead the
+    /// Our node is about to propose: if a hidden QC is due and we lead the
     /// round after its block, propose on it instead (true: handled).
-    pub(super) fn byz_reveal_in_proposal(&mut self, i: NodeId, req: &PayloadRequest) -> bool {
-        let me = self.nodes[i].validator;
-        let Some(b) = self.byz(i) else {
-            return false;
-        };
+    pub(super) fn reveal_in_proposal(&mut self, h: &mut impl Host, req: &PayloadRequest) -> bool {
+        let b = &mut self.s;
         let Some(hidden) = b.hidden.clone() else {
             return false;
         };
@@ -159,14 +147,10 @@ impl Sim {
             b.hidden = None; // overtaken: nothing left to reveal
             return false;
         }
-        let leads = self.nodes[i]
-            .core
-            .as_ref()
-            .and_then(|c| c.leader_of(req.round, &hidden.qc));
-        if leads != Some(me) {
+        if h.leader_of(req.round, &hidden.qc) != Some(self.me) {
             return false;
         }
-        // A QC for the previous round needs no TC; otherwise the core's TC(r-1).
+        // A QC for the previous round needs no TC; otherwise the node's TC(r-1).
         let tc = if hidden.qc.round.next() == req.round {
             None
         } else {
@@ -175,19 +159,19 @@ impl Sim {
             };
             Some(tc)
         };
-        let Some(block) = self.byz_block(i, req.round, hidden.qc.clone(), tc) else {
+        let Some(block) = self.block(&*h, req.round, hidden.qc.clone(), tc) else {
             return false;
         };
         if std::env::var("SIM_TRACE").is_ok() {
             eprintln!(
-                "node {i} REVEALS qc{} in proposal r{}",
-                hidden.qc.round, req.round
+                "node {} REVEALS qc{} in proposal r{}",
+                h.me(),
+                hidden.qc.round,
+                req.round
             );
         }
-        if let Some(b) = self.byz(i) {
-            b.hidden = None;
-        }
-        self.byz_propose_and_vote(i, block);
+        self.s.hidden = None;
+        self.propose_and_vote(h, block);
         true
     }
 }

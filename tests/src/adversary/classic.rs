@@ -5,60 +5,60 @@ use cairn_consensus::Message;
 use cairn_ledger::{Hash, Height, Proposal, QuorumCertificate, Round, Timeout, Vote};
 use rand::Rng;
 
-use super::corrupt;
-use crate::sim::network::{NodeId, Packet};
-use crate::sim::Sim;
+use super::{corrupt, Adversary, Host};
 
-impl Sim {
+impl Adversary {
     /// Two blocks for the round, split between peers (some get both).
-    pub(super) fn byz_equivocate(&mut self, i: NodeId, p: &Proposal) {
-        let key = self.nodes[i].key.clone();
+    pub(super) fn equivocate(&mut self, h: &mut impl Host, p: &Proposal) {
         let mut other = p.block.clone();
         other.header.timestamp_ms += 1;
-        let other = Proposal::sign(other, &key);
-        for to in 0..self.nodes.len() {
-            if to == i {
+        let other = Proposal::sign(other, &self.key);
+        for to in 0..h.nodes() {
+            if to == h.me() {
                 continue;
             }
-            let pick = if self.rng.gen_bool(0.5) { p } else { &other };
-            self.send(i, to, Packet::Msg(Message::Proposal(pick.clone())), false);
-            if self.rng.gen_bool(0.3) {
+            let pick = if h.rng().gen_bool(0.5) { p } else { &other };
+            h.send(to, Message::Proposal(pick.clone()));
+            if h.rng().gen_bool(0.3) {
                 let second = if std::ptr::eq(pick, p) { &other } else { p };
-                self.send(i, to, Packet::Msg(Message::Proposal(second.clone())), false);
+                h.send(to, Message::Proposal(second.clone()));
             }
         }
     }
 
     /// Votes for every other block seen in the vote's round, and a made-up one.
-    pub(super) fn byz_double_votes(&mut self, i: NodeId, vote: &Vote) -> Vec<Vote> {
-        let key = self.nodes[i].key.clone();
-        let chain = self.committee.chain_id.clone();
-        let others: Vec<(Hash, Height)> = self
-            .byz(i)
-            .and_then(|b| b.seen.get(&vote.round).cloned())
-            .unwrap_or_default();
+    pub(super) fn double_votes(&self, vote: &Vote) -> Vec<Vote> {
+        let chain = &self.committee.chain_id;
+        let others: Vec<(Hash, Height)> = self.s.seen.get(&vote.round).cloned().unwrap_or_default();
         let mut votes = Vec::new();
         for (h, height) in others {
             if h != vote.block_hash {
-                votes.push(Vote::sign(&chain, h, height, vote.round, vote.signer, &key));
+                votes.push(Vote::sign(
+                    chain,
+                    h,
+                    height,
+                    vote.round,
+                    vote.signer,
+                    &self.key,
+                ));
             }
         }
         let fake = Hash::digest(&vote.block_hash.0);
         votes.push(Vote::sign(
-            &chain,
+            chain,
             fake,
             vote.height,
             vote.round,
             vote.signer,
-            &key,
+            &self.key,
         ));
         votes
     }
 
     /// A copy with a broken signature, and one claiming another signer.
-    pub(super) fn byz_bad_copy(&mut self, i: NodeId, m: &Message, me: u16) {
+    pub(super) fn bad_copy(&mut self, h: &mut impl Host, m: &Message) {
         let n = self.committee.validators.len() as u16;
-        let other = (me + 1) % n;
+        let other = (self.me + 1) % n;
         let copies = match m.clone() {
             Message::Proposal(mut p) => {
                 p.signature = corrupt(&p.signature);
@@ -84,32 +84,27 @@ impl Sim {
             }
         };
         for c in copies {
-            self.broadcast(i, Packet::Msg(c), false);
+            h.broadcast(c);
         }
     }
 
     /// Replays an old message, and sends far-future ones with forged certificates.
-    pub(super) fn byz_stale_and_future(&mut self, i: NodeId, m: &Message) {
-        let key = self.nodes[i].key.clone();
-        let me = self.nodes[i].validator;
+    pub(super) fn stale_and_future(&mut self, h: &mut impl Host, m: &Message) {
         let chain = self.committee.chain_id.clone();
-        let replay = self.byz(i).and_then(|b| {
-            let len = b.history.len();
-            (len > 0).then(|| b.history[len / 2].clone())
-        });
-        if let Some(old) = replay {
-            self.broadcast(i, Packet::Msg(old), false);
+        let len = self.s.history.len();
+        if len > 0 {
+            h.broadcast(self.s.history[len / 2].clone());
         }
         let round = m.round();
         // A correctly signed timeout far in the future (dropped: too far ahead).
         let far = Timeout::sign(
             &chain,
             Round(round.0 + 1_000),
-            QuorumCertificate::genesis(self.genesis.hash()),
-            me,
-            &key,
+            QuorumCertificate::genesis(self.genesis_hash),
+            self.me,
+            &self.key,
         );
-        self.broadcast(i, Packet::Msg(Message::Timeout(far)), false);
+        h.broadcast(Message::Timeout(far));
         // A near-future timeout whose high QC has forged signatures.
         if let Message::Proposal(p) = m {
             let mut qc = p.block.header.justify.clone();
@@ -117,8 +112,8 @@ impl Sim {
                 qc.round = Round(round.0 + 2);
                 qc.block_hash = p.block.hash();
                 qc.height = p.block.header.height;
-                let t = Timeout::sign(&chain, Round(round.0 + 3), qc, me, &key);
-                self.broadcast(i, Packet::Msg(Message::Timeout(t)), false);
+                let t = Timeout::sign(&chain, Round(round.0 + 3), qc, self.me, &self.key);
+                h.broadcast(Message::Timeout(t));
             }
         }
     }

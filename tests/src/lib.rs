@@ -6,6 +6,11 @@
 //!   real consensus core over a faulty network, with Byzantine peers.
 //! - [`nodesim`]: the seeded, deterministic simulation of the production node
 //!   (driver, mempool, block sync, RocksDB store) over a simulated network.
+//! - [`oracle`]: the protocol's rules both simulators check every run
+//!   against: the global 2-chain commit oracle, the voting rule, and the
+//!   verification of every certificate an honest node sends.
+//! - [`power`]: voting powers drawn so quorums sit at and around exactly
+//!   2/3 of the total, for both simulators' unequal-power scenarios.
 //! - [`testnet`]: real `cairn` processes on 127.0.0.1, driven over JSON-RPC.
 //! - [`hostile`]: a libp2p peer that speaks the node's protocols but sends
 //!   whatever bytes a test wants (garbage, oversized, replayed, forged).
@@ -13,5 +18,7 @@
 pub mod adversary;
 pub mod hostile;
 pub mod nodesim;
+pub mod oracle;
+pub mod power;
 pub mod sim;
 pub mod testnet;

@@ -4,16 +4,17 @@
 //! - `NODESIM_SEEDS=N` runs N seeds (default [`CI_SEEDS`], spread over the
 //!   scenarios).
 //! - `NODESIM_SEED=S` (with optional `NODESIM_SCENARIO=Name`) replays one seed;
-//!   add `NODESIM_BUG=inline-catch-up|vote-before-persist` to replay it with
-//!   a planted node bug.
+//!   add `NODESIM_BUG=inline-catch-up|vote-before-persist|a|b|c|d|e` to
+//!   replay it with a planted bug (see `BUGS`).
 //! - `NODESIM_FIRST_SEED=S` starts the campaign at seed S.
 //! - `NODESIM_SCENARIO=Name` without `NODESIM_SEED` runs every seed of the
 //!   campaign on that scenario (any of `Scenario::ALL`).
 //!
-//! The `finds_planted_node_bug_*` tests prove the simulator finds known
-//! node-level bugs planted in the driver (`PlantedNodeBug`, feature
-//! `planted-bugs` of cairn-node, enabled only here): each hunts seeds with
-//! the bug planted until one fails showing it, within [`HUNT_SEEDS`].
+//! The `finds_planted_*` tests prove the simulator finds known bugs planted
+//! in the driver (`PlantedNodeBug`, feature `planted-bugs` of cairn-driver)
+//! and in its consensus core (`PlantedBug`, feature `planted-bugs` of
+//! cairn-consensus), both enabled only here: each hunts seeds with the bug
+//! planted until one fails showing it, within the bug's budget.
 //! `planted_node_bug_stats` (ignored) measures how many seeds that takes.
 
 #![allow(clippy::unwrap_used)]
@@ -22,7 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use cairn_tests::nodesim::{run_planted, Failure, Planted, PlantedNodeBug, Scenario, Stats};
+use cairn_consensus::PlantedBug;
+use cairn_tests::nodesim::{run_planted, Failure, Plant, Planted, PlantedNodeBug, Scenario, Stats};
 
 /// Seeds of the default (CI) campaign.
 const CI_SEEDS: u64 = 300;
@@ -41,7 +43,7 @@ fn campaign(
     only: Option<Scenario>,
 ) -> (Vec<Failure>, Vec<(Scenario, Stats)>) {
     let pick = |seed| only.unwrap_or_else(|| scenario_for(seed));
-    campaign_with(first, count, &pick, Planted::none())
+    campaign_with(first, count, &pick, Plant::none())
 }
 
 /// Seeds `first..first + count` on every core, seed `s` running `pick(s)`
@@ -50,7 +52,7 @@ fn campaign_with(
     first: u64,
     count: u64,
     pick: &(dyn Fn(u64) -> Scenario + Sync),
-    planted: Planted,
+    planted: Plant,
 ) -> (Vec<Failure>, Vec<(Scenario, Stats)>) {
     let next = AtomicU64::new(first);
     let failures = Mutex::new(Vec::new());
@@ -104,7 +106,7 @@ fn node_simulation_campaign() {
             .ok()
             .and_then(|n| Scenario::from_name(&n))
             .unwrap_or_else(|| scenario_for(seed));
-        let planted = bug_from_env().map_or(Planted::none(), |b| Planted::bug(b.bug));
+        let planted = bug_from_env().map_or(Plant::none(), |b| (b.plant)());
         campaign_with(seed, 1, &|_| sc, planted)
     } else {
         let first = env_u64("NODESIM_FIRST_SEED").unwrap_or(0);
@@ -151,8 +153,16 @@ fn node_simulation_campaign() {
     );
 }
 
+/// The scenarios with Byzantine validators, equal and unequal power.
+const BYZANTINE: [Scenario; 4] = [
+    Scenario::Byzantine4,
+    Scenario::Byzantine7,
+    Scenario::Unequal5,
+    Scenario::Unequal6,
+];
+
 /// The shared adversary really sits on the Byzantine validators' wires: in
-/// both Byzantine scenarios it sends messages of its own (lies, split
+/// every Byzantine scenario it sends messages of its own (lies, split
 /// audiences, forks), and the honest nodes pass every check regardless.
 /// Fails if the adversary is bypassed (nothing sent) or an honest check trips.
 /// A few fixed seeds only: the scenarios stay out of `Scenario::CI` (see
@@ -160,8 +170,8 @@ fn node_simulation_campaign() {
 #[test]
 fn byzantine_validators_run_the_shared_adversary() {
     for seed in 0..3 {
-        for sc in [Scenario::Byzantine4, Scenario::Byzantine7] {
-            let stats = run_planted(seed, sc, Planted::none()).unwrap_or_else(|f| panic!("{f}"));
+        for sc in BYZANTINE {
+            let stats = run_planted(seed, sc, Plant::none()).unwrap_or_else(|f| panic!("{f}"));
             assert!(
                 stats.adversary_messages > 0,
                 "{sc:?} seed {seed}: the adversary sent nothing"
@@ -181,61 +191,109 @@ fn byzantine_validators_run_the_shared_adversary() {
 fn byzantine_stalls_stay_within_the_bound() {
     let seeds = env_u64("NODESIM_SEEDS").unwrap_or(20);
     let mut failed = 0;
-    for sc in [Scenario::Byzantine4, Scenario::Byzantine7] {
+    for sc in BYZANTINE {
         failed += campaign(0, seeds, Some(sc)).0.len();
     }
     assert!(failed == 0, "{failed} seeds failed (see above)");
 }
 
-/// A planted node bug: its name for `NODESIM_BUG`, the scenarios its hunt
-/// interleaves, and which violations show it.
-struct NodeBug {
-    bug: PlantedNodeBug,
+/// A planted bug: its name for `NODESIM_BUG`, how to plant it, the
+/// scenarios its hunt interleaves, the seeds the hunt may use, and which
+/// violations show it.
+struct Bug {
     name: &'static str,
+    plant: fn() -> Plant,
     hunt: &'static [Scenario],
+    budget: u64,
     shows: fn(&str) -> bool,
 }
 
-/// Every planted node bug; a new one needs a row here and a `#[test]` hunt.
-const BUGS: &[NodeBug] = &[
-    NodeBug {
-        bug: PlantedNodeBug::InlineCatchUp,
+/// A violation of a safety property or a protocol rule (`rule …`, see
+/// `cairn_tests::oracle`): what a safety bug must show (a liveness failure
+/// alone does not pin one down).
+fn unsafe_(v: &str) -> bool {
+    v.starts_with("rule")
+        || v.starts_with("persist before send")
+        || v.contains("agreement broken")
+        || v.contains("signed two")
+        || v.contains("proposed two")
+        || v.contains("after timing out")
+        || v.contains("stores differ")
+}
+
+/// A liveness failure: a transfer that did not commit, or not in time.
+fn stalled(v: &str) -> bool {
+    v.contains("never committed") || v.contains("took")
+}
+
+/// Every planted bug, node-level (`PlantedNodeBug`) and consensus
+/// (`PlantedBug`); a new one needs a row here and a `#[test]` hunt.
+const BUGS: &[Bug] = &[
+    Bug {
         name: "inline-catch-up",
+        plant: || Plant::node(Planted::bug(PlantedNodeBug::InlineCatchUp)),
         hunt: &[Scenario::Calm4, Scenario::Crash4],
+        budget: 10,
         // A liveness bug: the chain stalls while drivers wait on each other.
-        shows: |v| v.contains("never committed") || v.contains("took"),
+        shows: stalled,
     },
-    NodeBug {
-        bug: PlantedNodeBug::VoteBeforePersist,
+    Bug {
         name: "vote-before-persist",
+        plant: || Plant::node(Planted::bug(PlantedNodeBug::VoteBeforePersist)),
         hunt: &[Scenario::Calm4, Scenario::Crash4],
-        shows: |v| {
-            v.starts_with("persist before send")
-                || v.contains("signed two")
-                || v.contains("proposed two")
-                || v.contains("after timing out")
-        },
+        budget: 10,
+        shows: unsafe_,
+    },
+    Bug {
+        name: "a",
+        plant: || Plant::consensus(|c| c.plant_bug(PlantedBug::VoteWithoutLock)),
+        hunt: &[Scenario::Byzantine4, Scenario::Faults4],
+        budget: 40,
+        shows: unsafe_,
+    },
+    Bug {
+        name: "b",
+        plant: || Plant::consensus(|c| c.plant_bug(PlantedBug::VoteTwice)),
+        hunt: &[Scenario::Byzantine4, Scenario::Faults7],
+        budget: 40,
+        shows: unsafe_,
+    },
+    Bug {
+        name: "c",
+        plant: || Plant::consensus(|c| c.plant_bug(PlantedBug::CommitOneChain)),
+        hunt: &[Scenario::Calm4, Scenario::Faults7],
+        budget: 40,
+        shows: unsafe_,
+    },
+    Bug {
+        name: "d",
+        plant: || Plant::consensus(|c| c.plant_bug(PlantedBug::TallyByHash)),
+        hunt: &[Scenario::Byzantine4, Scenario::Faults4],
+        budget: 40,
+        // It halts the chain; the certificates it trusts break a rule first.
+        shows: |v| unsafe_(v) || stalled(v),
+    },
+    Bug {
+        name: "e",
+        plant: || Plant::consensus(|c| c.plant_bug(PlantedBug::TrustTcEntries)),
+        hunt: &[Scenario::Byzantine4, Scenario::Faults4],
+        budget: 40,
+        shows: |v| unsafe_(v) || stalled(v),
     },
 ];
 
-fn node_bug(which: PlantedNodeBug) -> &'static NodeBug {
+fn bug(name: &str) -> &'static Bug {
     BUGS.iter()
-        .find(|b| b.bug == which)
-        .unwrap_or_else(|| panic!("{which:?} has no row in BUGS"))
+        .find(|b| b.name == name)
+        .unwrap_or_else(|| panic!("{name}: no such planted bug (see BUGS)"))
 }
 
-/// `NODESIM_BUG=<name>` replays a seed with a planted node bug.
-fn bug_from_env() -> Option<&'static NodeBug> {
-    let name = std::env::var("NODESIM_BUG").ok()?;
-    let b = BUGS.iter().find(|b| b.name == name);
-    assert!(b.is_some(), "NODESIM_BUG={name}: no such planted bug");
-    b
+/// `NODESIM_BUG=<name>` replays a seed with a planted bug.
+fn bug_from_env() -> Option<&'static Bug> {
+    std::env::var("NODESIM_BUG").ok().map(|name| bug(&name))
 }
 
-/// Seeds each planted-node-bug hunt may use before the test fails.
-const HUNT_SEEDS: u64 = 10;
-
-fn shows(b: &NodeBug, f: &Failure) -> bool {
+fn shows(b: &Bug, f: &Failure) -> bool {
     f.violations.iter().any(|v| (b.shows)(v))
 }
 
@@ -244,43 +302,72 @@ fn hunt_pick(first: u64, scenarios: &'static [Scenario]) -> impl Fn(u64) -> Scen
     move |seed| scenarios[((seed - first) % scenarios.len() as u64) as usize]
 }
 
-fn hunt(which: PlantedNodeBug) {
-    let b = node_bug(which);
+fn hunt(name: &str) {
+    let b = bug(name);
     let started = Instant::now();
     let first = 1_000;
     let pick = hunt_pick(first, b.hunt);
     let step = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     // A core's worth of seeds at a time, so the hunt stops soon after a find.
-    for chunk in (0..HUNT_SEEDS).step_by(step as usize) {
-        let count = step.min(HUNT_SEEDS - chunk);
-        let (failures, _) = campaign_with(first + chunk, count, &pick, Planted::bug(which));
+    for chunk in (0..b.budget).step_by(step as usize) {
+        let count = step.min(b.budget - chunk);
+        let (failures, _) = campaign_with(first + chunk, count, &pick, (b.plant)());
         if let Some(f) = failures.iter().find(|f| shows(b, f)) {
             println!(
-                "planted node bug {which:?} found by seed {} ({} seeds into {:?}) in {:.1}s \
-                 (replay: add NODESIM_BUG={}):\n{f}",
+                "planted bug {name} found by seed {} ({} seeds into {:?}) in {:.1}s \
+                 (replay: add NODESIM_BUG={name}):\n{f}",
                 f.seed,
                 f.seed - first + 1,
                 b.hunt,
                 started.elapsed().as_secs_f64(),
-                b.name,
             );
             return;
         }
     }
-    panic!("planted node bug {which:?} was not found within {HUNT_SEEDS} seeds");
+    panic!("planted bug {name} was not found within {} seeds", b.budget);
 }
 
 /// The catch-up that awaited its probe on the driver's task (before
 /// 057e8b9): nodes probing each other wait out the request timeout.
 #[test]
 fn finds_planted_node_bug_inline_catch_up() {
-    hunt(PlantedNodeBug::InlineCatchUp);
+    hunt("inline-catch-up");
 }
 
 /// Votes, timeouts and proposals sent before their safety data is durable.
 #[test]
 fn finds_planted_node_bug_vote_before_persist() {
-    hunt(PlantedNodeBug::VoteBeforePersist);
+    hunt("vote-before-persist");
+}
+
+/// Consensus bug a: a vote for a block carrying a TC without the lock check.
+#[test]
+fn finds_planted_bug_voting_without_lock() {
+    hunt("a");
+}
+
+/// Consensus bug b: voting twice in a round.
+#[test]
+fn finds_planted_bug_voting_twice() {
+    hunt("b");
+}
+
+/// Consensus bug c: committing on a 1-chain.
+#[test]
+fn finds_planted_bug_one_chain_commit() {
+    hunt("c");
+}
+
+/// Consensus bug d: votes tallied by hash only (the poisoned vote).
+#[test]
+fn finds_planted_bug_poisoned_vote() {
+    hunt("d");
+}
+
+/// Consensus bug e: a TC's entries trusted (the inflated TC).
+#[test]
+fn finds_planted_bug_inflated_tc() {
+    hunt("e");
 }
 
 /// Seeds needed to find a bug with 99% probability when seed `k` finds it
@@ -315,7 +402,7 @@ fn planted_node_bug_stats() {
         "bug", "scenario", "seeds", "found", "fraction", "99% at"
     );
     for b in BUGS {
-        let name = format!("{:?}", b.bug);
+        let name = b.name;
         let scenarios: Vec<Scenario> = if all {
             Scenario::CI.to_vec()
         } else {
@@ -324,7 +411,7 @@ fn planted_node_bug_stats() {
         let mut hunt_p = Vec::new();
         for sc in scenarios {
             let started = Instant::now();
-            let (failures, _) = campaign_with(first, seeds, &|_| sc, Planted::bug(b.bug));
+            let (failures, _) = campaign_with(first, seeds, &|_| sc, (b.plant)());
             let found = failures.iter().filter(|f| shows(b, f)).count() as u64;
             let p = found as f64 / seeds as f64;
             if b.hunt.contains(&sc) {
@@ -346,8 +433,8 @@ fn planted_node_bug_stats() {
         }
         let at = seeds_for_99(&hunt_p).map_or("never".to_string(), |n| n.to_string());
         println!(
-            "{name:<18} CI hunt over {:?}: 99% of hunts find it within {at} seeds (budget {HUNT_SEEDS})",
-            b.hunt
+            "{name:<18} CI hunt over {:?}: 99% of hunts find it within {at} seeds (budget {})",
+            b.hunt, b.budget
         );
     }
 }

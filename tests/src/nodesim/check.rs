@@ -18,6 +18,9 @@ const SETTLE: Duration = Duration::from_secs(5);
 /// ...after which every transfer must commit within this long (honest
 /// validators only: see [`healed_latency`]).
 const HEALED_LATENCY: Duration = Duration::from_secs(3);
+/// After the last transfer commits, the chain must be quiet this long after
+/// (the blocks that certify and commit the last ones).
+const IDLE_AFTER: Duration = Duration::from_secs(3);
 /// While one validator is cut off, transfers sent to the others must commit
 /// within this long (the faults issue: it was seconds per block).
 const QUORUM_SIDE_LATENCY: Duration = Duration::from_millis(2_500);
@@ -60,6 +63,7 @@ pub fn finish(
     healed_bound: Duration,
     expect_stop: Option<usize>,
 ) -> Result<Stats, Vec<String>> {
+    sh.observer.finish_rules();
     let mut v = sh.observer.violations();
     crash_policy(sh, expect_stop, &mut v);
     let latencies = transfers(sh, load, &mut v);
@@ -69,6 +73,9 @@ pub fn finish(
     prompt_after_heal(sh, load, healed_at, healed_bound, &mut v);
     if let Some(iso) = isolation {
         quorum_side_keeps_up(sh, load, iso, &mut v);
+    }
+    if honest.len() == nodes.len() {
+        idle_rule(sh, load, &mut v);
     }
     if !v.is_empty() {
         return Err(v);
@@ -237,6 +244,35 @@ fn quorum_side_keeps_up(sh: &Shared, load: &Load, iso: Isolation, v: &mut Vec<St
             "with node {victim} cut off, {} of {checked} transfers sent to the other three took over {QUORUM_SIDE_LATENCY:?} to commit; the first sent at {} ms took {took:?}",
             slow.len(),
             s.first.duration_since(sh.start).as_millis()
+        ));
+    }
+}
+
+/// The idle rule: once every transfer has committed and the chain has had
+/// [`IDLE_AFTER`] to certify what it committed last, honest validators
+/// neither propose nor time out (no spinning on an idle chain). Checked when
+/// the run leaves at least a second of such quiet; Byzantine validators may
+/// keep an idle chain busy, so runs with them are exempt.
+fn idle_rule(sh: &Shared, load: &Load, v: &mut Vec<String>) {
+    let Some(last) = load
+        .sent
+        .iter()
+        .map(|s| sh.observer.committed_at(&s.hash))
+        .collect::<Option<Vec<Instant>>>()
+        .and_then(|at| at.into_iter().max())
+    else {
+        return; // a transfer never committed: reported already
+    };
+    let quiet_from = last + IDLE_AFTER;
+    if quiet_from + Duration::from_secs(1) > Instant::now() {
+        return;
+    }
+    let busy = sh.observer.busy_since(quiet_from);
+    if busy > 0 {
+        v.push(format!(
+            "idle rule: honest validators sent {busy} proposals and timeouts from {} ms on, \
+             {IDLE_AFTER:?} after the last transfer committed, on an idle chain",
+            quiet_from.duration_since(sh.start).as_millis()
         ));
     }
 }

@@ -118,14 +118,53 @@ impl tracing_subscriber::fmt::time::FormatTime for VirtualTime {
     }
 }
 
+/// A consensus-configuration change: how a hunt plants a consensus bug
+/// (`cairn_consensus::Config::plant_bug` exists only with that crate's
+/// `planted-bugs` feature, which only this crate's tests enable).
+pub type Tweak = fn(&mut cairn_consensus::Config);
+
+/// The bugs planted in every node of a run: none in a campaign, one in a
+/// planted-bug hunt.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Plant {
+    /// A node-level bug (`cairn_driver::PlantedNodeBug`).
+    pub node: Planted,
+    /// A consensus bug (`cairn_consensus::PlantedBug`), planted in every
+    /// driver's consensus core.
+    pub consensus: Option<Tweak>,
+}
+
+impl Plant {
+    /// No bug: what a campaign runs.
+    pub fn none() -> Plant {
+        Plant::default()
+    }
+
+    /// A node-level bug.
+    pub fn node(planted: Planted) -> Plant {
+        Plant {
+            node: planted,
+            consensus: None,
+        }
+    }
+
+    /// A consensus bug.
+    pub fn consensus(tweak: Tweak) -> Plant {
+        Plant {
+            node: Planted::none(),
+            consensus: Some(tweak),
+        }
+    }
+}
+
 /// Runs one seed of a scenario.
 pub fn run(seed: u64, scenario: Scenario) -> Result<Stats, Failure> {
-    run_planted(seed, scenario, Planted::none())
+    run_planted(seed, scenario, Plant::none())
 }
 
 /// Runs one seed of a scenario with `planted` in every node (a planted-bug
-/// hunt: see `cairn_driver::PlantedNodeBug`).
-pub fn run_planted(seed: u64, scenario: Scenario, planted: Planted) -> Result<Stats, Failure> {
+/// hunt: see `cairn_driver::PlantedNodeBug` and `cairn_consensus::PlantedBug`).
+pub fn run_planted(seed: u64, scenario: Scenario, planted: Plant) -> Result<Stats, Failure> {
     init_logging();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -167,7 +206,7 @@ impl World {
     async fn run(
         seed: u64,
         scenario: Scenario,
-        planted: Planted,
+        planted: Plant,
         dir: std::path::PathBuf,
     ) -> Result<Stats, Vec<String>> {
         let mut w = World::new(seed, scenario, planted, dir);
@@ -226,11 +265,11 @@ impl World {
         )
     }
 
-    fn new(seed: u64, scenario: Scenario, planted: Planted, dir: std::path::PathBuf) -> World {
+    fn new(seed: u64, scenario: Scenario, planted: Plant, dir: std::path::PathBuf) -> World {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let n = scenario.validators();
         let chain = ChainId::new("cairn-nodesim").unwrap_or_else(|e| panic!("{e}"));
-        let (genesis, validator_keys, _) = testnet_deterministic(
+        let (mut genesis, validator_keys, _) = testnet_deterministic(
             chain.clone(),
             n,
             ACCOUNTS,
@@ -239,15 +278,32 @@ impl World {
             GenesisTime::from_unix_ms(1_800_000_000_000),
         )
         .unwrap_or_else(|e| panic!("genesis: {e}"));
+        let mut byz_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xb12a_0714);
+        let byzantine = pick_byzantine(&mut byz_rng, n, scenario.byzantine());
+        if scenario.unequal_power() {
+            let is_byz: Vec<bool> = (0..n).map(|i| byzantine.contains(&i)).collect();
+            let mut power_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0090_9e12);
+            let (powers, _) = crate::power::draw(&mut power_rng, &is_byz, true);
+            for (v, p) in genesis.validators.iter_mut().zip(powers) {
+                v.power = p;
+            }
+        }
         let state = build_genesis_state(&genesis).unwrap_or_else(|e| panic!("genesis: {e}"));
+        for (i, k) in validator_keys.iter().enumerate() {
+            let at = state.committee.validators.get(i as u16).map(|v| v.address);
+            assert_eq!(
+                at,
+                Some(k.address()),
+                "validator {i} is not committee member {i}"
+            );
+        }
         let peers: Vec<_> = validator_keys
             .iter()
             .map(|k| peer_id_of(&k.address()).unwrap_or_else(|| panic!("a peer id")))
             .collect();
-        let mut byz_rng = ChaCha8Rng::seed_from_u64(seed ^ 0xb12a_0714);
-        let byzantine = pick_byzantine(&mut byz_rng, n, scenario.byzantine());
         let observer = Arc::new(Observer::new(
             (0..n).map(|i| !byzantine.contains(&i)).collect(),
+            state.committee.clone(),
         ));
         let net_rng = ChaCha8Rng::seed_from_u64(rand::Rng::gen(&mut rng));
         let net = Net::new(

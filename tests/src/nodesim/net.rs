@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use cairn_consensus::{Message, SafetyData};
 use cairn_ledger::store::Store;
-use cairn_ledger::{ChainId, Decode, Hash};
+use cairn_ledger::{ChainId, Hash};
 use cairn_network::{
     decode_consensus, decode_tx_batch, Command, GossipPayload, MessageId, NetError, NetworkEvent,
     PeerId, Reply, Request, Responder, Response, SimPeers, Topic,
@@ -337,9 +337,7 @@ impl NetState {
     /// The safety data node `i`'s store holds now, as a restart would read
     /// it (`None`: nothing persisted yet, or it is down).
     fn durable(&self, i: usize) -> Option<SafetyData> {
-        let store = self.ports[i].store.as_ref()?;
-        let bytes = store.safety().ok()??;
-        SafetyData::from_bytes(&bytes).ok()
+        super::observe::durable(self.ports[i].store.as_ref()?)
     }
 
     fn connected(&self, a: usize, b: usize) -> bool {

@@ -13,7 +13,7 @@ use cairn_consensus::Config as ConsensusConfig;
 use cairn_driver::app::App;
 use cairn_driver::env::Env;
 use cairn_driver::metrics::Metrics;
-use cairn_driver::{CommittedBlock, Driver, DriverParts, NodeStatus, Planted};
+use cairn_driver::{CommittedBlock, Driver, DriverParts, NodeStatus};
 use cairn_genesis::{Genesis, GenesisState};
 use cairn_ledger::store::Store;
 use cairn_ledger::SecretKey;
@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::byzantine::{self, ByzantineRef};
 use super::net::{Net, REQUEST_TIMEOUT};
-use super::observe::Observer;
+use super::observe::{self, Observer};
 
 /// What every node of a run shares.
 #[derive(Debug)]
@@ -43,8 +43,8 @@ pub struct Shared {
     pub start: tokio::time::Instant,
     /// Round timeout of the validators.
     pub round_timeout_ms: u64,
-    /// The bug planted in every node (a planted-bug hunt), or none.
-    pub planted: Planted,
+    /// The bugs planted in every node (a planted-bug hunt), or none.
+    pub planted: super::Plant,
 }
 
 /// A running incarnation.
@@ -158,7 +158,7 @@ impl SimNode {
             status: status_tx,
             committed: committed_tx,
             env: env.clone(),
-            planted: sh.planted,
+            planted: sh.planted.node,
         };
         let (_shutdown_tx, shutdown_rx) = watch::channel(false);
         let index = self.index;
@@ -183,10 +183,11 @@ impl SimNode {
             }
         });
         let observer = sh.observer.clone();
+        let commits_store = store.clone();
         env.spawn(async move {
             loop {
                 match committed_rx.recv().await {
-                    Ok(c) => observer.committed(index, &c),
+                    Ok(c) => observer.committed(index, &c, observe::durable(&commits_store)),
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         observer.violation(format!("node {index}: commit observer lagged by {n}"))
                     }
@@ -242,6 +243,9 @@ impl SimNode {
         let mut c = ConsensusConfig::new(sh.state.committee.clone(), Some(self.key.clone()));
         c.base_timeout_ms = sh.round_timeout_ms;
         c.max_timeout_ms = sh.genesis.consensus.max_round_timeout_ms;
+        if let Some(tweak) = sh.planted.consensus {
+            tweak(&mut c);
+        }
         c
     }
 }

@@ -10,6 +10,13 @@
 //!   sign again what it already signed;
 //! - agreement: no two nodes commit different blocks at one height, and each
 //!   node's commits extend its previous one;
+//! - the protocol's rules (`crate::oracle`, as in the consensus simulator):
+//!   every honest vote obeys the 2-chain voting rule, every certificate an
+//!   honest node sends verifies, and every honest commit is justified by a
+//!   certified child in the next round, judged by a global oracle that sees
+//!   every header, vote and certificate anyone sends (and each node's own
+//!   votes, from its durable safety data); a commit of an ancestor is
+//!   justified by the 2-chain commit that follows it;
 //! - when each transaction first committed, and each node's last commit (for
 //!   the latency and stall checks at the end of a run).
 
@@ -17,9 +24,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use cairn_consensus::{Message, SafetyData};
 use cairn_driver::CommittedBlock;
-use cairn_ledger::{Hash, Height, Round};
+use cairn_ledger::store::Store;
+use cairn_ledger::Decode;
+use cairn_ledger::{Committee, Hash, Height, Round};
 use parking_lot::Mutex;
 use tokio::time::Instant;
+
+use crate::oracle::{Certificates, CommitOracle};
 
 /// Records and checks; shared by the network, the nodes and the harness.
 #[derive(Debug)]
@@ -28,8 +39,15 @@ pub struct Observer {
     inner: Mutex<Seen>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Seen {
+    /// Every header, vote and certificate seen; judges honest commits.
+    oracle: CommitOracle,
+    /// Certificates honest nodes send must verify.
+    certificates: Certificates,
+    /// Per node: its commits since its last justified one, (height, round,
+    /// hash), oldest first; a later justified commit covers them.
+    unjustified: HashMap<usize, Vec<(Height, Round, Hash, String)>>,
     votes: BTreeMap<(u16, Round), Hash>,
     timeouts: BTreeMap<(u16, Round), Round>,
     proposals: BTreeMap<(u16, Round), Hash>,
@@ -40,30 +58,61 @@ struct Seen {
     committed_txs: HashMap<Hash, Instant>,
     /// Highest committed height holding transactions.
     last_tx_height: Height,
+    /// When honest nodes sent proposals and timeouts (the idle rule).
+    busy: Vec<Instant>,
     /// Drivers that stopped by themselves: (node, why).
     stops: Vec<(usize, String)>,
     violations: Vec<String>,
 }
 
 impl Observer {
-    /// An observer; `honest[v]` says whether validator `v` is held to the rules.
-    pub fn new(honest: Vec<bool>) -> Observer {
+    /// An observer of validators `committee`; `honest[v]` says whether
+    /// node `v` is held to the rules.
+    pub fn new(honest: Vec<bool>, committee: Committee) -> Observer {
         Observer {
             honest,
-            inner: Mutex::new(Seen::default()),
+            inner: Mutex::new(Seen {
+                oracle: CommitOracle::new(committee.clone()),
+                certificates: Certificates::new(committee),
+                unjustified: HashMap::new(),
+                votes: BTreeMap::new(),
+                timeouts: BTreeMap::new(),
+                proposals: BTreeMap::new(),
+                commits: BTreeMap::new(),
+                tips: HashMap::new(),
+                committed_txs: HashMap::new(),
+                last_tx_height: Height::default(),
+                busy: Vec::new(),
+                stops: Vec::new(),
+                violations: Vec::new(),
+            }),
         }
+    }
+
+    fn is_honest(&self, node: usize) -> bool {
+        self.honest.get(node).copied().unwrap_or(false)
     }
 
     /// Node `from` sent `m` (gossip or direct); `durable` reads the safety
     /// data its store holds now (`None`: none yet).
     pub fn sent(&self, from: usize, m: &Message, durable: impl FnOnce() -> Option<SafetyData>) {
-        if !self.honest.get(from).copied().unwrap_or(false) {
+        let honest = self.is_honest(from);
+        let mut s = self.inner.lock();
+        s.see(m);
+        if !honest {
             return;
         }
-        if let Some(v) = persisted_before(from, m, durable) {
-            self.violation(v);
+        let durable = durable();
+        if let Some(v) = persisted_before(from, m, durable.as_ref()) {
+            s.violations.push(v);
         }
-        let mut s = self.inner.lock();
+        if let Some(d) = &durable {
+            s.see_durable(d);
+        }
+        s.rules(from, m);
+        if matches!(m, Message::Proposal(_) | Message::Timeout(_)) {
+            s.busy.push(Instant::now());
+        }
         match m {
             Message::Vote(v) => {
                 let key = (v.signer, v.round);
@@ -108,15 +157,23 @@ impl Observer {
         }
     }
 
-    /// Node `node` committed `c` (ignored for a node not held to the rules).
-    pub fn committed(&self, node: usize, c: &CommittedBlock) {
-        if !self.honest.get(node).copied().unwrap_or(false) {
+    /// Node `node` committed `c` (ignored for a node not held to the rules);
+    /// `durable` is the safety data its store holds now.
+    pub fn committed(&self, node: usize, c: &CommittedBlock, durable: Option<SafetyData>) {
+        if !self.is_honest(node) {
             return;
         }
         let now = Instant::now();
         let h = &c.block.header;
         let hash = c.block.hash();
         let mut s = self.inner.lock();
+        // What the node holds but may not have sent yet: a collector's own
+        // vote and the QC it just formed from it.
+        if let Some(d) = &durable {
+            s.see_durable(d);
+        }
+        s.oracle.observe_header(h);
+        s.judge_commit(node, h.height, h.round, hash);
         // Consensus and block sync both announce every block they commit
         // (RPC subscriptions are fed from this channel), so within one life
         // of a node each commit is the child of the last: a gap, a repeat,
@@ -151,17 +208,49 @@ impl Observer {
     }
 
     /// Node `node` (re)started on a store whose tip is `height` (`hash`):
-    /// its first announced commit must be that block's child.
+    /// its first announced commit must be that block's child. Commits it
+    /// announced before are covered if that tip is justified (it crashed
+    /// between committing a 2-chain and announcing its top).
     pub fn started(&self, node: usize, height: Height, hash: Hash) {
-        self.inner
-            .lock()
-            .tips
-            .insert(node, (height, hash, Instant::now()));
+        let mut s = self.inner.lock();
+        if height == Height(0) || s.oracle.unjustified(&hash).is_none() {
+            s.unjustified.remove(&node);
+        }
+        s.tips.insert(node, (height, hash, Instant::now()));
+    }
+
+    /// The end of a run: a commit no justified commit of its node covered
+    /// broke the 2-chain commit rule.
+    pub fn finish_rules(&self) {
+        let mut s = self.inner.lock();
+        let mut left: Vec<_> = s.unjustified.drain().collect();
+        left.sort_by_key(|(n, _)| *n);
+        for (node, commits) in left {
+            let Some((height, round, _, why)) = commits.last() else {
+                continue;
+            };
+            let v = format!(
+                "rule (2-chain commit): node {node} committed height {height} (round {round}) \
+                 without a 2-chain ({} such commits not followed by a 2-chain commit): {why}",
+                commits.len()
+            );
+            s.violations.push(v);
+        }
     }
 
     /// When `tx` first committed anywhere.
     pub fn committed_at(&self, tx: &Hash) -> Option<Instant> {
         self.inner.lock().committed_txs.get(tx).copied()
+    }
+
+    /// How many proposals and timeouts honest nodes sent since `from`.
+    pub fn busy_since(&self, from: Instant) -> usize {
+        self.inner
+            .lock()
+            .busy
+            .iter()
+            .filter(|t| **t >= from)
+            .count()
     }
 
     /// Highest committed height holding transactions.
@@ -196,21 +285,118 @@ impl Observer {
     }
 }
 
+impl Seen {
+    /// Feeds the oracle with an honest node's durable safety data: its last
+    /// vote (a collector counts its own without sending it) and its high QC
+    /// and TC (a QC it formed and committed on before sending it on).
+    fn see_durable(&mut self, d: &SafetyData) {
+        if let Some(vote) = &d.last_vote {
+            self.oracle.observe_vote(vote, true);
+        }
+        self.oracle.observe_qc(&d.high_qc);
+        if let Some(tc) = &d.high_tc {
+            self.oracle.observe_qc(&tc.high_qc);
+        }
+    }
+
+    /// Feeds the oracle with what a message carries (any sender).
+    fn see(&mut self, m: &Message) {
+        match m {
+            Message::Proposal(p) => self.oracle.observe_header(&p.block.header),
+            Message::Vote(v) => self.oracle.observe_vote(v, false),
+            Message::Timeout(t) => self.oracle.observe_qc(&t.high_qc),
+            Message::TimeoutCertificate(tc) => self.oracle.observe_qc(&tc.high_qc),
+        }
+    }
+
+    /// The rules an honest node's message must obey: its vote the voting
+    /// rule, every certificate in it verification.
+    fn rules(&mut self, from: usize, m: &Message) {
+        let mut bad = Vec::new();
+        match m {
+            Message::Vote(v) if usize::from(v.signer) == from => {
+                if let Some(why) = self.oracle.voting_rule(v) {
+                    bad.push(format!(
+                        "rule (2-chain voting rule): node {from} votes in round {}: {why}",
+                        v.round
+                    ));
+                }
+            }
+            Message::Vote(_) => {}
+            Message::Proposal(p) => {
+                let h = &p.block.header;
+                if let Some(e) = self.certificates.qc(&h.justify) {
+                    bad.push(format!(
+                        "sends a proposal whose QC (round {}): {e}",
+                        h.justify.round
+                    ));
+                }
+                if let Some(e) = h
+                    .timeout_cert
+                    .as_ref()
+                    .and_then(|tc| self.certificates.tc(tc))
+                {
+                    bad.push(format!("sends a proposal whose TC: {e}"));
+                }
+            }
+            Message::Timeout(t) => {
+                if let Some(e) = self.certificates.qc(&t.high_qc) {
+                    bad.push(format!(
+                        "sends a timeout whose high QC (round {}): {e}",
+                        t.high_qc.round
+                    ));
+                }
+            }
+            Message::TimeoutCertificate(tc) => {
+                if let Some(e) = self.certificates.tc(tc) {
+                    bad.push(format!("sends a TC (round {}) that: {e}", tc.round));
+                }
+            }
+        }
+        for b in bad {
+            let v = if b.starts_with("rule") {
+                b
+            } else {
+                format!("rule (certificates verify): node {from} {b} does not verify")
+            };
+            self.violations.push(v);
+        }
+    }
+
+    /// An honest commit: justified now by a certified child in the next
+    /// round (and then covering the node's earlier commits, its ancestors),
+    /// or left for a later justified commit of the node to cover.
+    fn judge_commit(&mut self, node: usize, height: Height, round: Round, hash: Hash) {
+        match self.oracle.unjustified(&hash) {
+            None => {
+                self.unjustified.remove(&node);
+            }
+            Some(why) => self
+                .unjustified
+                .entry(node)
+                .or_default()
+                .push((height, round, hash, why)),
+        }
+    }
+}
+
+/// The safety data `store` holds now (`None`: none yet, or unreadable).
+pub fn durable(store: &Store) -> Option<SafetyData> {
+    let bytes = store.safety().ok()??;
+    SafetyData::from_bytes(&bytes).ok()
+}
+
 /// Persist before send: a violation if `m`, signed by node `from`, is for a
 /// round its durable safety data does not yet cover (a crash now would let
 /// it sign that round again).
-fn persisted_before(
-    from: usize,
-    m: &Message,
-    durable: impl FnOnce() -> Option<SafetyData>,
-) -> Option<String> {
+fn persisted_before(from: usize, m: &Message, durable: Option<&SafetyData>) -> Option<String> {
     let (what, round) = match m {
         Message::Vote(v) if usize::from(v.signer) == from => ("vote", v.round),
         Message::Timeout(t) if usize::from(t.signer) == from => ("timeout", t.round),
         Message::Proposal(p) => ("proposal", p.block.header.round),
         _ => return None,
     };
-    let (voted, timed_out) = durable().map_or((Round(0), Round(0)), |d| {
+    let (voted, timed_out) = durable.map_or((Round(0), Round(0)), |d| {
         (d.last_voted_round, d.highest_timeout_round())
     });
     let covered = match m {

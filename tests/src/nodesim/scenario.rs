@@ -29,11 +29,18 @@ pub enum Scenario {
     Byzantine4,
     /// 7 validators on calm links, two Byzantine.
     Byzantine7,
+    /// 5 validators of unequal power drawn per seed so the quorum sits at or
+    /// just around what the honest ones hold (`crate::power`), one
+    /// Byzantine, calm links.
+    Unequal5,
+    /// 6 validators of unequal power, two Byzantine (a third of the
+    /// validators, less than a third of the power), calm links.
+    Unequal6,
 }
 
 impl Scenario {
     /// The scenarios of a campaign, in rotation.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Calm4,
         Scenario::Isolate4,
         Scenario::Crash4,
@@ -42,6 +49,8 @@ impl Scenario {
         Scenario::DiskFails4,
         Scenario::Byzantine4,
         Scenario::Byzantine7,
+        Scenario::Unequal5,
+        Scenario::Unequal6,
     ];
 
     /// The scenarios of the default (CI) campaign: all but `Isolate4`,
@@ -55,7 +64,9 @@ impl Scenario {
     /// seed in 200 of `Byzantine4` exceeds the liveness bound after heal, because a
     /// Byzantine vote collector can be elected collector again and again
     /// (docs/DECISIONS.md, "One Byzantine adversary for both simulators");
-    /// CI runs a few fixed seeds of them, the campaign is an ignored test.
+    /// the same holds for `Unequal5` and `Unequal6`, whose validators of
+    /// unequal power include Byzantine ones. CI runs a few fixed seeds of
+    /// each, the campaign is an ignored test.
     pub const CI: [Scenario; 5] = [
         Scenario::Calm4,
         Scenario::Crash4,
@@ -75,6 +86,8 @@ impl Scenario {
     pub fn validators(self) -> usize {
         match self {
             Scenario::Faults7 | Scenario::Byzantine7 => 7,
+            Scenario::Unequal5 => 5,
+            Scenario::Unequal6 => 6,
             _ => 4,
         }
     }
@@ -82,10 +95,16 @@ impl Scenario {
     /// How many validators are Byzantine (at most f).
     pub fn byzantine(self) -> usize {
         match self {
-            Scenario::Byzantine4 => 1,
-            Scenario::Byzantine7 => 2,
+            Scenario::Byzantine4 | Scenario::Unequal5 => 1,
+            Scenario::Byzantine7 | Scenario::Unequal6 => 2,
             _ => 0,
         }
+    }
+
+    /// Whether voting power is drawn per seed (`crate::power`) rather than
+    /// 1 for every validator.
+    pub fn unequal_power(self) -> bool {
+        matches!(self, Scenario::Unequal5 | Scenario::Unequal6)
     }
 
     /// Links during the fault phase.
@@ -106,7 +125,11 @@ impl Scenario {
         let n = self.validators();
         let mut plan = Vec::new();
         match self {
-            Scenario::Calm4 | Scenario::Byzantine4 | Scenario::Byzantine7 => {}
+            Scenario::Calm4
+            | Scenario::Byzantine4
+            | Scenario::Byzantine7
+            | Scenario::Unequal5
+            | Scenario::Unequal6 => {}
             Scenario::Isolate4 => {
                 let victim = rng.gen_range(0..n);
                 plan.push((timing.isolate_from_ms, Fault::Isolate(victim)));

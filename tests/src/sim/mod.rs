@@ -15,8 +15,6 @@ mod liveness;
 pub mod network;
 mod node;
 mod observe;
-mod oracle;
-pub mod power;
 pub mod rules;
 pub mod scenario;
 mod trace;
@@ -189,7 +187,7 @@ impl Sim {
             }
         }
         let is_byz: Vec<bool> = roles.iter().map(Option::is_some).collect();
-        let (powers, _) = power::draw(&mut rng, &is_byz, params.unequal_power);
+        let (powers, _) = crate::power::draw(&mut rng, &is_byz, params.unequal_power);
         let validators = ValidatorSet::new(
             keys.iter()
                 .zip(powers)

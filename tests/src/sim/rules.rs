@@ -18,14 +18,10 @@
 //! Each violation is a message starting with `rule`, so campaigns and
 //! planted-bug hunts can tell rule violations from liveness failures.
 
-use std::collections::BTreeMap;
-
 use cairn_consensus::{Message, Output, SafetyData};
-use cairn_ledger::{
-    Committee, Decode, Encode, Hash, QuorumCertificate, Round, TimeoutCertificate, Vote,
-};
+use cairn_ledger::{Committee, Decode, Encode, QuorumCertificate, Round, TimeoutCertificate, Vote};
 
-use super::oracle::CommitOracle;
+use crate::oracle::{Certificates, CommitOracle};
 
 /// State of the rule checks over one run.
 #[derive(Debug)]
@@ -33,9 +29,8 @@ pub struct Rules {
     committee: Committee,
     /// Sees every certificate formed anywhere.
     pub oracle: CommitOracle,
-    /// Certificates already verified, by the hash of their bytes, with the
-    /// error if they do not verify (honest nodes send the same ones often).
-    verified: BTreeMap<Hash, Option<String>>,
+    /// Certificates an honest node sends or builds on must verify.
+    certificates: Certificates,
 }
 
 /// A signed message and the round its signer must have persisted.
@@ -51,8 +46,8 @@ impl Rules {
     pub fn new(committee: Committee) -> Rules {
         Rules {
             oracle: CommitOracle::new(committee.clone()),
+            certificates: Certificates::new(committee.clone()),
             committee,
-            verified: BTreeMap::new(),
         }
     }
 
@@ -128,38 +123,11 @@ impl Rules {
         }
     }
 
-    /// The vote signs its block's own height and round, and the block obeys
-    /// the 2-chain voting rule (blocks never seen are someone else's
-    /// problem: an honest core holds what it votes for).
     fn voting_rule(&self, node: usize, vote: &Vote, v: &mut Vec<String>) {
-        let Some(b) = self.oracle.header(&vote.block_hash) else {
-            return;
-        };
-        let r = vote.round;
-        let why = if b.round != r || b.height != vote.height {
-            Some(format!(
-                "the vote signs height {} round {r}, the block is height {} round {}",
-                vote.height, b.height, b.round
-            ))
-        } else if b.qc_round.next() == r {
-            None
-        } else {
-            match b.tc {
-                Some((tc_round, max)) if tc_round.next() == r && b.qc_round >= max => None,
-                Some((tc_round, max)) if tc_round.next() == r => Some(format!(
-                    "the block extends QC round {} below its TC's highest high QC round {max}",
-                    b.qc_round
-                )),
-                _ => Some(format!(
-                    "the block extends QC round {} and carries no TC for round {}",
-                    b.qc_round,
-                    Round(r.0.saturating_sub(1))
-                )),
-            }
-        };
-        if let Some(why) = why {
+        if let Some(why) = self.oracle.voting_rule(vote) {
             v.push(format!(
-                "rule (2-chain voting rule): node {node} votes in round {r}: {why}"
+                "rule (2-chain voting rule): node {node} votes in round {}: {why}",
+                vote.round
             ));
         }
     }
@@ -180,12 +148,7 @@ impl Rules {
     }
 
     fn qc(&mut self, node: usize, what: &str, qc: &QuorumCertificate, v: &mut Vec<String>) {
-        let committee = &self.committee;
-        let err = self
-            .verified
-            .entry(Hash::digest(&qc.to_bytes()))
-            .or_insert_with(|| qc.verify(committee).err().map(|e| e.to_string()));
-        if let Some(e) = err {
+        if let Some(e) = self.certificates.qc(qc) {
             v.push(format!(
                 "rule (certificates verify): node {node} {what} (round {}, height {}) \
                  does not verify: {e}",
@@ -195,12 +158,7 @@ impl Rules {
     }
 
     fn tc(&mut self, node: usize, what: &str, tc: &TimeoutCertificate, v: &mut Vec<String>) {
-        let committee = &self.committee;
-        let err = self
-            .verified
-            .entry(Hash::digest(&tc.to_bytes()))
-            .or_insert_with(|| tc.verify(committee).err().map(|e| e.to_string()));
-        if let Some(e) = err {
+        if let Some(e) = self.certificates.tc(tc) {
             v.push(format!(
                 "rule (certificates verify): node {node} {what} (TC round {}) does not verify: {e}",
                 tc.round

@@ -10,10 +10,19 @@
 //! once is certified before any message carries it. Headers come from every
 //! block sent, fetched, stored or committed. A commit of B is justified if B
 //! has a certified child C with `C.parent == B` and `C.round == B.round + 1`.
+//!
+//! The oracle also judges each honest vote by the 2-chain voting rule
+//! ([`CommitOracle::voting_rule`]), and [`Certificates`] checks that every
+//! certificate an honest node sends or builds on verifies. Both simulators
+//! run these checks: the consensus simulator on its cores' outputs, the
+//! node simulator on what the production drivers send and commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cairn_ledger::{BlockHeader, Committee, Encode, Hash, Height, QuorumCertificate, Round, Vote};
+use cairn_ledger::{
+    BlockHeader, Committee, Encode, Hash, Height, QuorumCertificate, Round, TimeoutCertificate,
+    Vote,
+};
 
 /// What a certified block is known by: the triple its votes sign.
 type Certified = (Hash, Height, Round);
@@ -156,5 +165,75 @@ impl CommitOracle {
             b.round.next(),
             next_round.len()
         ))
+    }
+}
+
+impl CommitOracle {
+    /// Why an honest `vote` breaks the 2-chain voting rule, if it does: it
+    /// must sign its block's own height and round, and the block must extend
+    /// QC(r-1), or carry TC(r-1) and extend a QC at least as high as every
+    /// high QC in it (the lock). A block never seen is someone else's
+    /// problem: an honest node holds what it votes for.
+    pub fn voting_rule(&self, vote: &Vote) -> Option<String> {
+        let b = self.header(&vote.block_hash)?;
+        let r = vote.round;
+        if b.round != r || b.height != vote.height {
+            return Some(format!(
+                "the vote signs height {} round {r}, the block is height {} round {}",
+                vote.height, b.height, b.round
+            ));
+        }
+        if b.qc_round.next() == r {
+            return None;
+        }
+        match b.tc {
+            Some((tc_round, max)) if tc_round.next() == r && b.qc_round >= max => None,
+            Some((tc_round, max)) if tc_round.next() == r => Some(format!(
+                "the block extends QC round {} below its TC's highest high QC round {max}",
+                b.qc_round
+            )),
+            _ => Some(format!(
+                "the block extends QC round {} and carries no TC for round {}",
+                b.qc_round,
+                Round(r.0.saturating_sub(1))
+            )),
+        }
+    }
+}
+
+/// Verifies certificates against one committee, remembering each answer
+/// by the hash of the certificate's bytes (honest nodes send the same ones
+/// again and again).
+#[derive(Debug)]
+pub struct Certificates {
+    committee: Committee,
+    verified: BTreeMap<Hash, Option<String>>,
+}
+
+impl Certificates {
+    /// A checker for one committee.
+    pub fn new(committee: Committee) -> Certificates {
+        Certificates {
+            committee,
+            verified: BTreeMap::new(),
+        }
+    }
+
+    /// Why `qc` does not verify, if it does not.
+    pub fn qc(&mut self, qc: &QuorumCertificate) -> Option<String> {
+        let committee = &self.committee;
+        self.verified
+            .entry(Hash::digest(&qc.to_bytes()))
+            .or_insert_with(|| qc.verify(committee).err().map(|e| e.to_string()))
+            .clone()
+    }
+
+    /// Why `tc` does not verify, if it does not.
+    pub fn tc(&mut self, tc: &TimeoutCertificate) -> Option<String> {
+        let committee = &self.committee;
+        self.verified
+            .entry(Hash::digest(&tc.to_bytes()))
+            .or_insert_with(|| tc.verify(committee).err().map(|e| e.to_string()))
+            .clone()
     }
 }

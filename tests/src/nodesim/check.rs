@@ -1,6 +1,7 @@
 //! The checks at the end of a run, on top of those made as it went
 //! (`observe`): every transfer committed (none lost, whatever crashed);
-//! every node's store holds the same chain and its mempool drained; after
+//! every node's store holds the same chain, passes the ledger audit from
+//! genesis, and its mempool drained; after
 //! the faults healed, transfers commit promptly; and while one validator was
 //! cut off, the other three kept committing the load at speed.
 
@@ -70,6 +71,7 @@ pub fn finish(
     // Byzantine nodes are held to nothing.
     let honest: Vec<&SimNode> = nodes.iter().filter(|n| n.byzantine.is_none()).collect();
     stores_agree(&honest, sh.observer.last_tx_height(), &mut v);
+    audit_stores(sh, &honest, &mut v);
     prompt_after_heal(sh, load, healed_at, healed_bound, &mut v);
     if let Some(iso) = isolation {
         quorum_side_keeps_up(sh, load, iso, &mut v);
@@ -97,6 +99,10 @@ pub fn finish(
             .filter_map(|n| n.byzantine.as_ref())
             .map(|b| b.lock().sent())
             .sum(),
+        chain: sh.observer.chain_digest(),
+        // Counted by the run, which fills them in.
+        aimed_crashes: 0,
+        isolated_leaders: 0,
     })
 }
 
@@ -187,6 +193,33 @@ fn stores_agree(nodes: &[&SimNode], last_tx: Height, v: &mut Vec<String>) {
         if hashes.iter().any(|x| *x != hashes[0] || x.is_none()) {
             v.push(format!("stores differ at height {h}: {hashes:?}"));
             return;
+        }
+    }
+}
+
+/// Every honest node's store passes the ledger audit from genesis, as
+/// `cairn audit` would run it (the auditor's library: hash links, heights,
+/// leaders, every certificate, every transaction signature and `tx_root`,
+/// every state root recomputed by re-executing every block, and the store's
+/// own receipts, index and state tree). The nodes' tasks are parked while it
+/// runs (it blocks the simulation's only thread), so nothing writes.
+fn audit_stores(sh: &Shared, nodes: &[&SimNode], v: &mut Vec<String>) {
+    let trusted = match cairn_audit::Trusted::from_genesis(&sh.genesis) {
+        Ok(t) => t,
+        Err(e) => {
+            v.push(format!("the audit cannot trust the genesis: {e}"));
+            return;
+        }
+    };
+    for n in nodes.iter().filter(|n| n.up.is_some()) {
+        let audit = cairn_audit::StoreSource::open(n.dir()).and_then(|source| {
+            cairn_audit::run(&source, &trusted, &cairn_audit::AuditOptions::default())
+        });
+        if let Err(e) = audit {
+            v.push(format!(
+                "node {}: the audit of its store failed: {e}",
+                n.index
+            ));
         }
     }
 }

@@ -40,7 +40,7 @@ use rand_chacha::ChaCha8Rng;
 
 use byzantine::Byzantine;
 use load::{Endpoints, Load};
-use net::Net;
+use net::{CrashAfterSend, IsolateLeaders, Net};
 use node::{Shared, SimNode};
 use observe::Observer;
 use scenario::Fault;
@@ -66,6 +66,13 @@ pub struct Stats {
     pub resubmissions: u64,
     /// Messages the Byzantine validators' adversaries sent.
     pub adversary_messages: u64,
+    /// Crashes aimed right after a signed send (`Scenario::crash_after_send`).
+    pub aimed_crashes: u64,
+    /// Honest leaders cut off as they proposed (`Scenario::isolate_leaders`).
+    pub isolated_leaders: u64,
+    /// Digest of the committed chain (`Observer::chain_digest`): a seed
+    /// replays exactly when two runs agree on it.
+    pub chain: cairn_ledger::Hash,
 }
 
 /// A failed run: replay it with `NODESIM_SEED=<seed> NODESIM_SCENARIO=<scenario>`.
@@ -217,6 +224,14 @@ impl World {
         let mut timing = Timing::standard();
         timing.end_ms += stall.as_millis() as u64;
         let plan = scenario.plan(&mut w.rng, &timing);
+        if scenario.isolate_leaders() > 0.0 {
+            // Cut off for three round timeouts: the others time out of the
+            // round and the next, without the QC the proposal carried.
+            w.sh.net.isolate_leaders(Some(IsolateLeaders {
+                chance: scenario.isolate_leaders(),
+                length: 3 * round_timeout,
+            }));
+        }
         for i in 0..w.nodes.len() {
             w.nodes[i].start(&w.sh).await;
             w.publish_endpoint(i);
@@ -236,16 +251,41 @@ impl World {
             at(timing.load_until_ms),
             at(timing.end_ms),
         ));
+        let (crash_tx, mut crash_rx) = tokio::sync::mpsc::channel(4);
+        if scenario.crash_after_send() > 0.0 {
+            w.sh.net.crash_after_send(Some(CrashAfterSend {
+                chance: scenario.crash_after_send(),
+                crash: crash_tx,
+            }));
+        }
+        let mut plan = std::collections::VecDeque::from(plan);
         let mut isolated = None;
         let mut disk_victim = None;
-        for (t, fault) in plan {
-            tokio::time::sleep_until(at(t)).await;
-            match fault {
-                Fault::Isolate(v) => isolated = Some((v, t)),
-                Fault::FailDisk(v) => disk_victim = Some(v),
-                _ => {}
+        let mut aimed_crashes = 0;
+        while let Some(&(t, _)) = plan.front() {
+            tokio::select! {
+                // Biased: tokio's default picks a branch at random, outside the seed.
+                biased;
+                Some(v) = crash_rx.recv() => {
+                    let now = start.elapsed().as_millis() as u64;
+                    if now < timing.chaos_ms && w.nodes[v].up.is_some() {
+                        w.apply(scenario, Fault::Crash(v)).await;
+                        aimed_crashes += 1;
+                        let back = now + w.rng.gen_range(20..300);
+                        let i = plan.partition_point(|(t, _)| *t <= back);
+                        plan.insert(i, (back, Fault::Restart(v)));
+                    }
+                }
+                () = tokio::time::sleep_until(at(t)) => {
+                    let Some((t, fault)) = plan.pop_front() else { break };
+                    match fault {
+                        Fault::Isolate(v) => isolated = Some((v, t)),
+                        Fault::FailDisk(v) => disk_victim = Some(v),
+                        _ => {}
+                    }
+                    w.apply(scenario, fault).await;
+                }
             }
-            w.apply(scenario, fault).await;
         }
         let _ = clients.await;
         let isolation = isolated.map(|(v, from)| (v, at(from), at(timing.chaos_ms)));
@@ -263,6 +303,11 @@ impl World {
             check::healed_latency(scenario.byzantine(), round_timeout),
             expect_stop,
         )
+        .map(|stats| Stats {
+            aimed_crashes,
+            isolated_leaders: w.sh.net.isolated_leaders(),
+            ..stats
+        })
     }
 
     fn new(seed: u64, scenario: Scenario, planted: Plant, dir: std::path::PathBuf) -> World {
@@ -329,7 +374,7 @@ impl World {
         for &i in &byzantine {
             let key = validator_keys[i].secret().clone();
             let adversary = Adversary::new(
-                ByzState::random(&mut byz_rng, false),
+                ByzState::random(&mut byz_rng, scenario.forker()),
                 i as u16,
                 key,
                 state.committee.clone(),
@@ -405,6 +450,8 @@ impl World {
             }
             Fault::FailDisk(v) => self.nodes[v].fail_disk(),
             Fault::HealAll => {
+                self.sh.net.isolate_leaders(None);
+                self.sh.net.crash_after_send(None);
                 self.sh.net.heal();
                 self.sh.net.set_links(scenario::calm());
                 let _ = scenario;

@@ -10,7 +10,11 @@
 //!   gets a timeout after `request_timeout`; a consensus message sent directly
 //!   arrives as `NetworkEvent::Direct`;
 //! - requests and responses travel encoded and are decoded on arrival, so the
-//!   wire codec is exercised as on a real network.
+//!   wire codec is exercised as on a real network;
+//! - in the adversarial scenario the network is on the attacker's side: it
+//!   may cut an honest leader off right as it publishes a proposal
+//!   (`isolate_leaders`), so it alone learns the QC the proposal carries
+//!   and the others time out without it.
 //!
 //! Delivery is a task per message sleeping on the paused tokio clock, so the
 //! order of events depends only on the seed.
@@ -30,6 +34,7 @@ use parking_lot::Mutex;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::observe::Observer;
 
@@ -81,6 +86,35 @@ pub struct NetState {
     /// Gossip messages dropped because a node's event queue was full.
     pub dropped: u64,
     observer: Arc<Observer>,
+    /// Cutting honest leaders off as they propose, while set.
+    isolate_leaders: Option<IsolateLeaders>,
+    /// Until when each node is cut off from everyone (an isolated leader).
+    cut_until: Vec<Option<Instant>>,
+    /// Crashing honest nodes right after they send a vote or timeout, while set.
+    crash_after_send: Option<CrashAfterSend>,
+    /// Honest leaders cut off so far.
+    isolated_leaders: u64,
+}
+
+/// With probability `chance`, an honest node that just sent a vote or a
+/// timeout it signed is named on `crash` (the harness crashes it): what it
+/// sent must already be durable.
+#[derive(Clone, Debug)]
+pub struct CrashAfterSend {
+    /// Probability per vote or timeout.
+    pub chance: f64,
+    /// Where the harness hears which node to crash.
+    pub crash: mpsc::Sender<usize>,
+}
+
+/// The adversarial scheduler's knobs: with probability `chance`, an honest
+/// node publishing a proposal is cut off from everyone for `length`.
+#[derive(Clone, Copy, Debug)]
+pub struct IsolateLeaders {
+    /// Probability per honest proposal.
+    pub chance: f64,
+    /// How long the leader stays cut off.
+    pub length: Duration,
 }
 
 /// A cloneable handle to the network.
@@ -96,6 +130,7 @@ impl Net {
         rng: ChaCha8Rng,
         observer: Arc<Observer>,
     ) -> Net {
+        let n = peers.len();
         let ports = peers
             .into_iter()
             .map(|peer| Port {
@@ -116,6 +151,10 @@ impl Net {
             groups: None,
             dropped: 0,
             observer,
+            isolate_leaders: None,
+            cut_until: vec![None; n],
+            crash_after_send: None,
+            isolated_leaders: 0,
         })))
     }
 
@@ -157,11 +196,53 @@ impl Net {
         s.refresh_peers();
     }
 
-    /// Reconnects everyone.
+    /// Reconnects everyone (an isolated leader too).
     pub fn heal(&self) {
         let mut s = self.0.lock();
         s.groups = None;
+        s.cut_until.iter_mut().for_each(|c| *c = None);
         s.refresh_peers();
+    }
+
+    /// Starts (`Some`) or stops (`None`) cutting honest leaders off as
+    /// they propose.
+    pub fn isolate_leaders(&self, knobs: Option<IsolateLeaders>) {
+        self.0.lock().isolate_leaders = knobs;
+    }
+
+    /// How many honest leaders were cut off as they proposed.
+    pub fn isolated_leaders(&self) -> u64 {
+        self.0.lock().isolated_leaders
+    }
+
+    /// Starts (`Some`) or stops (`None`) crashing honest nodes right after
+    /// they send a vote or timeout.
+    pub fn crash_after_send(&self, knobs: Option<CrashAfterSend>) {
+        self.0.lock().crash_after_send = knobs;
+    }
+
+    /// Maybe cuts honest node `from`, publishing a proposal, off from
+    /// everyone; it reconnects by itself when its time is up.
+    fn maybe_isolate_leader(&self, s: &mut NetState, from: usize) {
+        let Some(knobs) = s.isolate_leaders else {
+            return;
+        };
+        if !s.observer.is_honest(from) || !s.rng.gen_bool(knobs.chance) {
+            return;
+        }
+        let until = Instant::now() + knobs.length;
+        s.cut_until[from] = Some(until);
+        s.isolated_leaders += 1;
+        s.refresh_peers();
+        let net = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(until).await;
+            let mut s = net.0.lock();
+            if s.cut_until[from] == Some(until) {
+                s.cut_until[from] = None;
+                s.refresh_peers();
+            }
+        });
     }
 
     /// Sets the link behaviour.
@@ -197,6 +278,10 @@ impl Net {
         };
         if let GossipPayload::Consensus(m) = &payload {
             s.observer.sent(from, m, || s.durable(from));
+            if matches!(m, Message::Proposal(_)) {
+                self.maybe_isolate_leader(&mut s, from);
+            }
+            s.maybe_crash_after(from, m);
         }
         let source = s.ports[from].peer;
         for to in 0..s.ports.len() {
@@ -242,6 +327,7 @@ impl Net {
         let mut s = self.0.lock();
         if let Request::Consensus(m) = &request {
             s.observer.sent(from, m, || s.durable(from));
+            s.maybe_crash_after(from, m);
         }
         let target = s.ports.iter().position(|p| p.peer == peer);
         let delays = match target {
@@ -334,6 +420,20 @@ impl Net {
 }
 
 impl NetState {
+    /// Maybe names honest node `from`, which just sent `m`, for a crash.
+    fn maybe_crash_after(&mut self, from: usize, m: &Message) {
+        let Some(knobs) = self.crash_after_send.clone() else {
+            return;
+        };
+        if matches!(m, Message::Vote(_) | Message::Timeout(_))
+            && self.observer.is_honest(from)
+            && self.rng.gen_bool(knobs.chance)
+        {
+            // Full: a crash is already pending for someone; skip this one.
+            let _ = knobs.crash.try_send(from);
+        }
+    }
+
     /// The safety data node `i`'s store holds now, as a restart would read
     /// it (`None`: nothing persisted yet, or it is down).
     fn durable(&self, i: usize) -> Option<SafetyData> {
@@ -341,8 +441,11 @@ impl NetState {
     }
 
     fn connected(&self, a: usize, b: usize) -> bool {
-        let up = |i: usize| self.ports[i].events.is_some();
-        up(a) && up(b) && self.groups.as_ref().is_none_or(|g| g[a] == g[b])
+        let now = Instant::now();
+        let reachable = |i: usize| {
+            self.ports[i].events.is_some() && self.cut_until[i].is_none_or(|until| until <= now)
+        };
+        reachable(a) && reachable(b) && self.groups.as_ref().is_none_or(|g| g[a] == g[b])
     }
 
     /// Delays for one message: none if lost, two if duplicated.

@@ -211,6 +211,11 @@ impl SimNode {
         }
     }
 
+    /// Where its store lives.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// Kills the node: every task it spawned stops where it is.
     pub fn crash(&mut self, sh: &Shared) {
         if let Some(up) = self.up.take() {

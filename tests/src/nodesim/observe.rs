@@ -89,7 +89,8 @@ impl Observer {
         }
     }
 
-    fn is_honest(&self, node: usize) -> bool {
+    /// Whether node `node` is held to the rules.
+    pub fn is_honest(&self, node: usize) -> bool {
         self.honest.get(node).copied().unwrap_or(false)
     }
 
@@ -256,6 +257,14 @@ impl Observer {
     /// Highest committed height holding transactions.
     pub fn last_tx_height(&self) -> Height {
         self.inner.lock().last_tx_height
+    }
+
+    /// A digest of the chain committed anywhere (every height's block
+    /// hash, in order): two runs of one seed must agree on it.
+    pub fn chain_digest(&self) -> Hash {
+        let s = self.inner.lock();
+        let parts: Vec<&[u8]> = s.commits.values().map(|h| h.0.as_slice()).collect();
+        Hash::tagged(b"nodesim-chain", &parts)
     }
 
     /// Highest height committed anywhere.

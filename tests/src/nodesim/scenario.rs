@@ -19,6 +19,9 @@ pub enum Scenario {
     Faults4,
     /// 7 validators: partitions, crashes, loss and duplication, then healing.
     Faults7,
+    /// 7 validators: partitions and crashes as `Faults7`, and crashes aimed
+    /// right after a node sends a vote or timeout it signed (`CRASH_AFTER_SEND`).
+    Crashes7,
     /// 4 validators; one's disk starts failing every write: it must stop
     /// (the crash policy) with nothing half-written, and catch up once
     /// restarted on a good disk.
@@ -29,6 +32,14 @@ pub enum Scenario {
     Byzantine4,
     /// 7 validators on calm links, two Byzantine.
     Byzantine7,
+    /// Hunting ground for consensus bugs: 4 validators, one a Byzantine
+    /// forker (it forks after timeouts and equivocates), rough links, and a
+    /// network on the attacker's side that cuts honest leaders off right
+    /// after they propose (`net::IsolateLeaders`) until the faults heal.
+    Adversarial4,
+    /// `Faults4`'s partitions, crashes and rough links, with one of the four
+    /// validators Byzantine.
+    ByzantineFaults4,
     /// 5 validators of unequal power drawn per seed so the quorum sits at or
     /// just around what the honest ones hold (`crate::power`), one
     /// Byzantine, calm links.
@@ -36,21 +47,31 @@ pub enum Scenario {
     /// 6 validators of unequal power, two Byzantine (a third of the
     /// validators, less than a third of the power), calm links.
     Unequal6,
+    /// 10 validators of unequal power, three Byzantine, calm links.
+    Power10,
 }
+
+/// Chance of a crash aimed just after each vote or timeout an honest node
+/// sends, in `Crashes7`'s fault phase: a few such crashes per run.
+const CRASH_AFTER_SEND: f64 = 0.01;
 
 impl Scenario {
     /// The scenarios of a campaign, in rotation.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::Calm4,
         Scenario::Isolate4,
         Scenario::Crash4,
         Scenario::Faults4,
         Scenario::Faults7,
+        Scenario::Crashes7,
         Scenario::DiskFails4,
         Scenario::Byzantine4,
         Scenario::Byzantine7,
+        Scenario::Adversarial4,
+        Scenario::ByzantineFaults4,
         Scenario::Unequal5,
         Scenario::Unequal6,
+        Scenario::Power10,
     ];
 
     /// The scenarios of the default (CI) campaign: all but `Isolate4`,
@@ -85,9 +106,10 @@ impl Scenario {
     /// Number of validators.
     pub fn validators(self) -> usize {
         match self {
-            Scenario::Faults7 | Scenario::Byzantine7 => 7,
+            Scenario::Faults7 | Scenario::Crashes7 | Scenario::Byzantine7 => 7,
             Scenario::Unequal5 => 5,
             Scenario::Unequal6 => 6,
+            Scenario::Power10 => 10,
             _ => 4,
         }
     }
@@ -95,8 +117,12 @@ impl Scenario {
     /// How many validators are Byzantine (at most f).
     pub fn byzantine(self) -> usize {
         match self {
-            Scenario::Byzantine4 | Scenario::Unequal5 => 1,
+            Scenario::Byzantine4
+            | Scenario::Adversarial4
+            | Scenario::ByzantineFaults4
+            | Scenario::Unequal5 => 1,
             Scenario::Byzantine7 | Scenario::Unequal6 => 2,
+            Scenario::Power10 => 3,
             _ => 0,
         }
     }
@@ -104,13 +130,49 @@ impl Scenario {
     /// Whether voting power is drawn per seed (`crate::power`) rather than
     /// 1 for every validator.
     pub fn unequal_power(self) -> bool {
-        matches!(self, Scenario::Unequal5 | Scenario::Unequal6)
+        matches!(
+            self,
+            Scenario::Unequal5 | Scenario::Unequal6 | Scenario::Power10
+        )
+    }
+
+    /// The chance of a crash aimed right after each vote or timeout an
+    /// honest node sends during the fault phase (restarting it soon).
+    pub fn crash_after_send(self) -> f64 {
+        match self {
+            Scenario::Crashes7 => CRASH_AFTER_SEND,
+            _ => 0.0,
+        }
+    }
+
+    /// Whether the Byzantine validators always fork after timeouts and
+    /// equivocate (`crate::adversary::ByzState::random`'s `forker`).
+    pub fn forker(self) -> bool {
+        self == Scenario::Adversarial4
+    }
+
+    /// The chance an honest leader is cut off as it proposes, during the
+    /// fault phase (`net::IsolateLeaders`).
+    pub fn isolate_leaders(self) -> f64 {
+        match self {
+            Scenario::Adversarial4 => 0.3,
+            _ => 0.0,
+        }
     }
 
     /// Links during the fault phase.
     pub fn links(self) -> LinkConfig {
         match self {
-            Scenario::Faults4 | Scenario::Faults7 => LinkConfig {
+            Scenario::Adversarial4 => LinkConfig {
+                min_delay_ms: 1,
+                max_delay_ms: 80,
+                loss: 0.03,
+                dup: 0.1,
+            },
+            Scenario::Faults4
+            | Scenario::Faults7
+            | Scenario::Crashes7
+            | Scenario::ByzantineFaults4 => LinkConfig {
                 min_delay_ms: 1,
                 max_delay_ms: 60,
                 loss: 0.05,
@@ -128,8 +190,10 @@ impl Scenario {
             Scenario::Calm4
             | Scenario::Byzantine4
             | Scenario::Byzantine7
+            | Scenario::Adversarial4
             | Scenario::Unequal5
-            | Scenario::Unequal6 => {}
+            | Scenario::Unequal6
+            | Scenario::Power10 => {}
             Scenario::Isolate4 => {
                 let victim = rng.gen_range(0..n);
                 plan.push((timing.isolate_from_ms, Fault::Isolate(victim)));
@@ -149,7 +213,10 @@ impl Scenario {
                 plan.push((at, Fault::Crash(victim)));
                 plan.push((back, Fault::Restart(victim)));
             }
-            Scenario::Faults4 | Scenario::Faults7 => {
+            Scenario::Faults4
+            | Scenario::Faults7
+            | Scenario::Crashes7
+            | Scenario::ByzantineFaults4 => {
                 for _ in 0..rng.gen_range(1..=2) {
                     let at = rng.gen_range(0..timing.chaos_ms / 2);
                     let len = rng.gen_range(300..timing.chaos_ms / 2);

@@ -13,9 +13,9 @@
 //!
 //! The oracle also judges each honest vote by the 2-chain voting rule
 //! ([`CommitOracle::voting_rule`]), and [`Certificates`] checks that every
-//! certificate an honest node sends or builds on verifies. Both simulators
-//! run these checks: the consensus simulator on its cores' outputs, the
-//! node simulator on what the production drivers send and commit.
+//! certificate an honest node sends or builds on verifies. The node
+//! simulator runs these checks on what the production drivers send and
+//! commit (`crate::nodesim::observe`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -9,6 +9,7 @@
 //! - `NODESIM_FIRST_SEED=S` starts the campaign at seed S.
 //! - `NODESIM_SCENARIO=Name` without `NODESIM_SEED` runs every seed of the
 //!   campaign on that scenario (any of `Scenario::ALL`).
+//! - Each `NODESIM_X` may also be spelled `SIM_X` (`SIM_SEED`, `SIM_SEEDS`).
 //!
 //! The `finds_planted_*` tests prove the simulator finds known bugs planted
 //! in the driver (`PlantedNodeBug`, feature `planted-bugs` of cairn-driver)
@@ -29,8 +30,17 @@ use cairn_tests::nodesim::{run_planted, Failure, Plant, Planted, PlantedNodeBug,
 /// Seeds of the default (CI) campaign.
 const CI_SEEDS: u64 = 300;
 
+/// `NODESIM_<name>`, or `SIM_<name>` (the names the consensus-only
+/// simulator used: `SIM_SEED`, `SIM_SEEDS`, `SIM_SCENARIO`, … still work).
+fn env(name: &str) -> Option<String> {
+    let name = name.trim_start_matches("NODESIM_");
+    std::env::var(format!("NODESIM_{name}"))
+        .or_else(|_| std::env::var(format!("SIM_{name}")))
+        .ok()
+}
+
 fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|s| s.parse().ok())
+    env(name).and_then(|s| s.parse().ok())
 }
 
 fn scenario_for(seed: u64) -> Scenario {
@@ -102,15 +112,14 @@ fn quorum_side_keeps_up_with_one_validator_cut_off() {
 fn node_simulation_campaign() {
     let started = Instant::now();
     let (failures, stats) = if let Some(seed) = env_u64("NODESIM_SEED") {
-        let sc = std::env::var("NODESIM_SCENARIO")
-            .ok()
+        let sc = env("NODESIM_SCENARIO")
             .and_then(|n| Scenario::from_name(&n))
             .unwrap_or_else(|| scenario_for(seed));
         let planted = bug_from_env().map_or(Plant::none(), |b| (b.plant)());
         campaign_with(seed, 1, &|_| sc, planted)
     } else {
         let first = env_u64("NODESIM_FIRST_SEED").unwrap_or(0);
-        let only = std::env::var("NODESIM_SCENARIO").ok().map(|n| {
+        let only = env("NODESIM_SCENARIO").map(|n| {
             Scenario::from_name(&n)
                 .unwrap_or_else(|| panic!("NODESIM_SCENARIO={n}: no such scenario"))
         });
@@ -321,7 +330,7 @@ fn bug(name: &str) -> &'static Bug {
 
 /// `NODESIM_BUG=<name>` replays a seed with a planted bug.
 fn bug_from_env() -> Option<&'static Bug> {
-    std::env::var("NODESIM_BUG").ok().map(|name| bug(&name))
+    env("NODESIM_BUG").map(|name| bug(&name))
 }
 
 fn shows(b: &Bug, f: &Failure) -> bool {
@@ -448,10 +457,9 @@ fn seeds_for_99(p: &[f64]) -> Option<u64> {
 #[ignore = "a measurement: minutes of seeds"]
 fn planted_node_bug_stats() {
     let seeds = env_u64("NODESIM_STATS_SEEDS").unwrap_or(20);
-    let all = std::env::var("NODESIM_STATS_ALL").is_ok();
-    let only: Option<Vec<String>> = std::env::var("NODESIM_STATS_BUGS")
-        .ok()
-        .map(|l| l.split(',').map(str::to_string).collect());
+    let all = env("NODESIM_STATS_ALL").is_some();
+    let only: Option<Vec<String>> =
+        env("NODESIM_STATS_BUGS").map(|l| l.split(',').map(str::to_string).collect());
     let first = 500_000;
     println!(
         "{:<18} {:<11} {:>6} {:>6} {:>9} {:>7}",

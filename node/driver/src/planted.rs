@@ -1,6 +1,6 @@
 //! Known node-level bugs, planted on purpose so the node simulator
-//! (`tests/src/nodesim`) can show it finds them, as the consensus simulator
-//! does with `cairn_consensus::PlantedBug`. Each can be switched on only
+//! (`tests/src/nodesim`) can show it finds them, as it does the consensus
+//! core's `cairn_consensus::PlantedBug`. Each can be switched on only
 //! with the `planted-bugs` feature, which only cairn-tests' dev-dependency
 //! enables; without it [`Planted`] is always empty and every check of it is
 //! a constant `false`. With it, nothing changes unless a test plants a bug.

@@ -1,11 +1,11 @@
-//! The Byzantine adversary both simulators share: a validator that runs an
-//! honest node (a bare core in [`crate::sim`], the production driver in
-//! [`crate::nodesim`]) and tampers with what goes in and out of it.
+//! The Byzantine adversary: a validator that runs an honest node (the
+//! production driver, in [`crate::nodesim`]) and tampers with what goes in
+//! and out of it.
 //!
 //! The adversary never reaches into the simulator: everything it needs goes
 //! through [`Host`] (a wire to send on, randomness, a clock, and a read-only
 //! view of its own node's chain), and everything it knows about itself (key,
-//! validator index, committee, memory) is in [`Adversary`]. Each simulator
+//! validator index, committee, memory) is in [`Adversary`]. The simulator
 //! implements `Host` for its Byzantine nodes and calls the hooks below where
 //! its node's messages pass: [`Adversary::on_incoming`] for what the node
 //! receives, [`Adversary::on_broadcast`] and [`Adversary::on_vote`] for what

@@ -1,6 +1,6 @@
 //! Byzantine validators on the production node: the shared adversary
-//! ([`crate::adversary`], the same code the consensus simulator runs) sits
-//! between a real driver and the simulated network.
+//! ([`crate::adversary`], which the consensus-only simulator also ran until
+//! it was removed) sits between a real driver and the simulated network.
 //!
 //! - Out: the driver's consensus gossip (`Command::Publish` on
 //!   `Topic::Consensus`) and its direct votes (`Request::Consensus`) are
@@ -23,7 +23,8 @@
 //!   (empty) block instead, and the driver's is dropped. The state-root liar
 //!   re-signs the driver's proposal with a wrong root.
 //!
-//! Every family runs here. A few details differ from the consensus simulator:
+//! Every family runs here. A few details differ from the consensus-only
+//! simulator the adversary was first written for:
 //! a fetch here asks for one block (`Request::FetchBlock`), so the `fetch`
 //! family's lies are cut to their first block (an ancestor instead of the
 //! block, a forged copy, the genesis block for the stale chain, or no answer

@@ -187,8 +187,8 @@ pub fn run_planted(seed: u64, scenario: Scenario, planted: Plant) -> Result<Stat
     }
     .unwrap_or_else(|e| panic!("a temporary directory: {e}"));
     // Every simulated node checks the same signatures on this thread:
-    // remember the answers (`cairn_ledger::crypto::memo`, as the consensus
-    // simulator does; a unit test shows it changes no answer).
+    // remember the answers (`cairn_ledger::crypto::memo`; a unit test shows
+    // it changes no answer).
     cairn_ledger::crypto::memo::start();
     let outcome = runtime.block_on(World::run(seed, scenario, planted, base.path().to_owned()));
     cairn_ledger::crypto::memo::stop();
@@ -464,8 +464,8 @@ impl World {
     }
 }
 
-/// `count` distinct Byzantine validators of `n`, never validator 0 (as in
-/// the consensus simulator).
+/// `count` distinct Byzantine validators of `n`, never validator 0 (so a
+/// replayed seed's first leader is honest).
 fn pick_byzantine(rng: &mut ChaCha8Rng, n: usize, count: usize) -> Vec<usize> {
     let mut picked = Vec::new();
     while picked.len() < count {

@@ -10,7 +10,7 @@
 //!   sign again what it already signed;
 //! - agreement: no two nodes commit different blocks at one height, and each
 //!   node's commits extend its previous one;
-//! - the protocol's rules (`crate::oracle`, as in the consensus simulator):
+//! - the protocol's rules (`crate::oracle`):
 //!   every honest vote obeys the 2-chain voting rule, every certificate an
 //!   honest node sends verifies, and every honest commit is justified by a
 //!   certified child in the next round, judged by a global oracle that sees

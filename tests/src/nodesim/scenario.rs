@@ -88,12 +88,13 @@ impl Scenario {
     /// the same holds for `Unequal5` and `Unequal6`, whose validators of
     /// unequal power include Byzantine ones. CI runs a few fixed seeds of
     /// each, the campaign is an ignored test.
-    pub const CI: [Scenario; 5] = [
+    pub const CI: [Scenario; 6] = [
         Scenario::Calm4,
         Scenario::Crash4,
         Scenario::Faults4,
         Scenario::Faults7,
         Scenario::DiskFails4,
+        Scenario::Crashes7,
     ];
 
     /// Parses a name as printed by `{:?}`.

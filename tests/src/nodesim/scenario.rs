@@ -4,6 +4,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::net::LinkConfig;
+use crate::twins::TwinsRounds;
 
 /// A family of runs; the seed picks the details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,11 +37,21 @@ pub enum Scenario {
     /// 6 validators of unequal power, two Byzantine (a third of the
     /// validators, less than a third of the power), calm links.
     Unequal6,
+    /// 4 validators, one run as twins (two nodes, one key, both honest
+    /// drivers), random partitions of all five nodes and the links of
+    /// `Faults4`, no crashes: the honest three must stay safe and commit.
+    Twins4,
+    /// 4 validators, one run as twins, under a Twins round schedule
+    /// (`crate::twins`, `nodesim/twins.rs`): a partition per round laid
+    /// out around that round's leader or the next one, 8 rounds, then heal.
+    TwinsRounds4,
+    /// 7 validators, two run as twins, under a Twins round schedule.
+    TwinsRounds7,
 }
 
 impl Scenario {
     /// The scenarios of a campaign, in rotation.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::Calm4,
         Scenario::Isolate4,
         Scenario::Crash4,
@@ -51,6 +62,9 @@ impl Scenario {
         Scenario::Byzantine7,
         Scenario::Unequal5,
         Scenario::Unequal6,
+        Scenario::Twins4,
+        Scenario::TwinsRounds4,
+        Scenario::TwinsRounds7,
     ];
 
     /// The scenarios of the default (CI) campaign: all but `Isolate4`,
@@ -85,7 +99,7 @@ impl Scenario {
     /// Number of validators.
     pub fn validators(self) -> usize {
         match self {
-            Scenario::Faults7 | Scenario::Byzantine7 => 7,
+            Scenario::Faults7 | Scenario::Byzantine7 | Scenario::TwinsRounds7 => 7,
             Scenario::Unequal5 => 5,
             Scenario::Unequal6 => 6,
             _ => 4,
@@ -101,6 +115,40 @@ impl Scenario {
         }
     }
 
+    /// How many validators run as twin pairs (at most f): each has a second
+    /// node, after the validators' (node `validators() + k` is the twin of
+    /// the `k`-th twinned validator), holding the same key and peer id.
+    pub fn twin_pairs(self) -> usize {
+        match self {
+            Scenario::Twins4 | Scenario::TwinsRounds4 => 1,
+            Scenario::TwinsRounds7 => 2,
+            _ => 0,
+        }
+    }
+
+    /// Nodes in the run: a validator's, plus a second one per twin pair.
+    pub fn nodes(self) -> usize {
+        self.validators() + self.twin_pairs()
+    }
+
+    /// The validators that may misbehave, for the liveness bounds: the
+    /// Byzantine ones, and each twin pair, which equivocates by construction
+    /// and so counts as one Byzantine validator.
+    pub fn faulty(self) -> usize {
+        self.byzantine() + self.twin_pairs()
+    }
+
+    /// The Twins round schedule run during the fault phase, if any.
+    pub fn twins_rounds(self) -> Option<TwinsRounds> {
+        let pairs = self.twin_pairs();
+        match self {
+            Scenario::TwinsRounds4 | Scenario::TwinsRounds7 => {
+                Some(TwinsRounds { pairs, rounds: 8 })
+            }
+            _ => None,
+        }
+    }
+
     /// Whether voting power is drawn per seed (`crate::power`) rather than
     /// 1 for every validator.
     pub fn unequal_power(self) -> bool {
@@ -110,7 +158,7 @@ impl Scenario {
     /// Links during the fault phase.
     pub fn links(self) -> LinkConfig {
         match self {
-            Scenario::Faults4 | Scenario::Faults7 => LinkConfig {
+            Scenario::Faults4 | Scenario::Faults7 | Scenario::Twins4 => LinkConfig {
                 min_delay_ms: 1,
                 max_delay_ms: 60,
                 loss: 0.05,
@@ -125,6 +173,9 @@ impl Scenario {
         let n = self.validators();
         let mut plan = Vec::new();
         match self {
+            // The Twins scheduler partitions round by round (`twins.rs`).
+            Scenario::TwinsRounds4 | Scenario::TwinsRounds7 => {}
+            Scenario::Twins4 => partitions(rng, self.nodes(), timing, &mut plan),
             Scenario::Calm4
             | Scenario::Byzantine4
             | Scenario::Byzantine7
@@ -150,13 +201,7 @@ impl Scenario {
                 plan.push((back, Fault::Restart(victim)));
             }
             Scenario::Faults4 | Scenario::Faults7 => {
-                for _ in 0..rng.gen_range(1..=2) {
-                    let at = rng.gen_range(0..timing.chaos_ms / 2);
-                    let len = rng.gen_range(300..timing.chaos_ms / 2);
-                    let groups = (0..n).map(|_| rng.gen_range(0..2)).collect();
-                    plan.push((at, Fault::Partition(groups)));
-                    plan.push((at + len, Fault::Heal));
-                }
+                partitions(rng, n, timing, &mut plan);
                 for _ in 0..rng.gen_range(1..=2) {
                     let victim = rng.gen_range(0..n);
                     let at = rng.gen_range(0..timing.chaos_ms - 500);
@@ -169,6 +214,18 @@ impl Scenario {
         plan.push((timing.chaos_ms, Fault::HealAll));
         plan.sort_by_key(|(t, _)| *t);
         plan
+    }
+}
+
+/// One or two random splits of `nodes` nodes into two groups, each healed
+/// after a while, in the first half of the fault phase.
+fn partitions(rng: &mut ChaCha8Rng, nodes: usize, timing: &Timing, plan: &mut Vec<(u64, Fault)>) {
+    for _ in 0..rng.gen_range(1..=2) {
+        let at = rng.gen_range(0..timing.chaos_ms / 2);
+        let len = rng.gen_range(300..timing.chaos_ms / 2);
+        let groups = (0..nodes).map(|_| rng.gen_range(0..2)).collect();
+        plan.push((at, Fault::Partition(groups)));
+        plan.push((at + len, Fault::Heal));
     }
 }
 

@@ -217,10 +217,10 @@ fn twins_equivocate_and_honest_nodes_stay_safe() {
 }
 
 /// `TwinsRounds7` (two twin pairs of seven validators) over
-/// `NODESIM_SEEDS` seeds (default 20): 198 of 200 pass; 2 exceed the
-/// liveness bound after heal, the timeout back-off of rounds the schedule
-/// stalled outliving the heal (docs/DECISIONS.md, "Twins on the production
-/// node"). Run it with `-- --ignored`.
+/// `NODESIM_SEEDS` seeds (default 20): 198 of 200 pass; 2 (seeds 81 and
+/// 103) exceed the liveness bound after heal, the timeout back-off of
+/// rounds the schedule stalled outliving the heal (docs/DECISIONS.md,
+/// "Twins on the production node"). Run it with `-- --ignored`.
 #[test]
 #[ignore = "known liveness weakness: the back-off of stalled rounds can outlive the heal"]
 fn twins_rounds7_heals_within_the_bound() {
@@ -301,7 +301,8 @@ const BUGS: &[Bug] = &[
         name: "b-twins",
         plant: || Plant::consensus(|c| c.plant_bug(PlantedBug::VoteTwice)),
         hunt: &[Scenario::TwinsRounds4],
-        budget: 40,
+        // Every one of 16 measured seeds shows it (docs/BENCH.md).
+        budget: 10,
         shows: unsafe_,
     },
     Bug {

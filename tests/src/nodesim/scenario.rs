@@ -80,13 +80,19 @@ impl Scenario {
     /// (docs/DECISIONS.md, "One Byzantine adversary for both simulators");
     /// the same holds for `Unequal5` and `Unequal6`, whose validators of
     /// unequal power include Byzantine ones. CI runs a few fixed seeds of
-    /// each, the campaign is an ignored test.
-    pub const CI: [Scenario; 5] = [
+    /// each, the campaign is an ignored test. `Twins4` and `TwinsRounds4`
+    /// are in (200 of 200 seeds each); `TwinsRounds7` is out: 2 seeds in
+    /// 200 exceed the after-heal bound, the back-off of rounds the schedule
+    /// stalled outliving the heal (docs/DECISIONS.md, "Twins on the
+    /// production node"); it runs in an ignored test.
+    pub const CI: [Scenario; 7] = [
         Scenario::Calm4,
         Scenario::Crash4,
         Scenario::Faults4,
         Scenario::Faults7,
         Scenario::DiskFails4,
+        Scenario::Twins4,
+        Scenario::TwinsRounds4,
     ];
 
     /// Parses a name as printed by `{:?}`.

@@ -323,7 +323,7 @@ impl World {
             .iter()
             .map(|k| peer_id_of(&k.address()).unwrap_or_else(|| panic!("a peer id")))
             .collect();
-        let twinned = pick_twins(seed, n, scenario.twin_pairs(), &byzantine);
+        let twinned = twins::pick(seed, n, scenario.twin_pairs(), &byzantine);
         // Node i holds validator `validator_of[i]`'s key: a twin's after the n.
         let validator_of: Vec<usize> = (0..n).chain(twinned.iter().copied()).collect();
         let is_twin = |v: usize| twinned.contains(&v);
@@ -456,24 +456,6 @@ impl World {
             }
         }
     }
-}
-
-/// `pairs` distinct validators of `n` run as twins, none of `byzantine`,
-/// drawn from their own rng so the other scenarios draw as before.
-fn pick_twins(seed: u64, n: usize, pairs: usize, byzantine: &[usize]) -> Vec<usize> {
-    assert!(
-        pairs + byzantine.len() < n,
-        "{pairs} twin pairs of {n} validators"
-    );
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a1e_5000);
-    let mut picked = Vec::new();
-    while picked.len() < pairs {
-        let v = rng.gen_range(0..n);
-        if !picked.contains(&v) && !byzantine.contains(&v) {
-            picked.push(v);
-        }
-    }
-    picked
 }
 
 /// `count` distinct Byzantine validators of `n`, never validator 0 (as in

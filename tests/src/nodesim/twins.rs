@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use cairn_driver::NodeStatus;
 use cairn_ledger::{Round, ValidatorSet};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
@@ -124,6 +124,24 @@ impl Schedule {
         );
         net.partition(groups);
     }
+}
+
+/// `pairs` distinct validators of `n` run as twins, none of `byzantine`,
+/// drawn from their own rng so the other scenarios draw as before.
+pub fn pick(seed: u64, n: usize, pairs: usize, byzantine: &[usize]) -> Vec<usize> {
+    assert!(
+        pairs + byzantine.len() < n,
+        "{pairs} twin pairs of {n} validators"
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a1e_5000);
+    let mut picked = Vec::new();
+    while picked.len() < pairs {
+        let v = rng.gen_range(0..n);
+        if !picked.contains(&v) && !byzantine.contains(&v) {
+            picked.push(v);
+        }
+    }
+    picked
 }
 
 /// The status of the running honest node in the highest round (the lowest

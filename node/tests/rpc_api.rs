@@ -297,6 +297,7 @@ async fn validators_genesis_and_status<C: CairnApiClient + Sync>(
             round: cairn_ledger::Round(9),
             syncing: true,
             peers: 3,
+            ..Default::default()
         })
         .unwrap();
     let s = c.status().await.unwrap();

@@ -10,6 +10,8 @@
 //!   verification of every certificate an honest node sends.
 //! - [`power`]: voting powers drawn so quorums sit at and around exactly
 //!   2/3 of the total, for the unequal-power scenarios.
+//! - [`twins`]: the Twins round schedule (Bano et al.) the simulation runs:
+//!   round configurations, their enumeration, the steps of a seed.
 //! - [`testnet`]: real `cairn` processes on 127.0.0.1, driven over JSON-RPC.
 //! - [`hostile`]: a libp2p peer that speaks the node's protocols but sends
 //!   whatever bytes a test wants (garbage, oversized, replayed, forged).
@@ -20,3 +22,4 @@ pub mod nodesim;
 pub mod oracle;
 pub mod power;
 pub mod testnet;
+pub mod twins;

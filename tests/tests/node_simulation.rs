@@ -4,7 +4,7 @@
 //! - `NODESIM_SEEDS=N` runs N seeds (default [`CI_SEEDS`], spread over the
 //!   scenarios).
 //! - `NODESIM_SEED=S` (with optional `NODESIM_SCENARIO=Name`) replays one seed;
-//!   add `NODESIM_BUG=inline-catch-up|vote-before-persist|a|b|c|d|e` to
+//!   add `NODESIM_BUG=inline-catch-up|vote-before-persist|a|b|b-twins|c|d|e` to
 //!   replay it with a planted bug (see `BUGS`).
 //! - `NODESIM_FIRST_SEED=S` starts the campaign at seed S.
 //! - `NODESIM_SCENARIO=Name` without `NODESIM_SEED` runs every seed of the
@@ -137,13 +137,14 @@ fn node_simulation_campaign() {
         let n = runs.len() as u64;
         let avg = |f: fn(&Stats) -> u64| runs.iter().map(|s| f(s)).sum::<u64>() / n;
         println!(
-            "{sc:?}: {n} seeds ok, avg height {}, avg transfers {}, avg p50 {} ms, avg p99 {} ms, avg resubmissions {}, avg adversary messages {}",
+            "{sc:?}: {n} seeds ok, avg height {}, avg transfers {}, avg p50 {} ms, avg p99 {} ms, avg resubmissions {}, avg adversary messages {}, avg twin equivocations {}",
             avg(|s| s.height),
             avg(|s| s.transfers as u64),
             avg(|s| s.p50_ms),
             avg(|s| s.p99_ms),
             avg(|s| s.resubmissions),
             avg(|s| s.adversary_messages),
+            avg(|s| s.equivocations),
         );
     }
     println!(
@@ -236,6 +237,41 @@ fn byzantine_stalls_stay_within_the_bound() {
     assert!(failed == 0, "{failed} seeds failed (see above)");
 }
 
+/// Twins really equivocate on the production node, and the honest nodes
+/// stay safe and live regardless: a few fixed seeds of `Twins4` and
+/// `TwinsRounds4` all pass every check, and between them the twin pairs
+/// sign conflicting votes or proposals. Fails if a check trips, or if the
+/// twins stop equivocating (the network delivering a validator's messages
+/// to one node of a pair only, or a pair never split).
+#[test]
+fn twins_equivocate_and_honest_nodes_stay_safe() {
+    let mut equivocations = 0;
+    for sc in [Scenario::Twins4, Scenario::TwinsRounds4] {
+        for seed in 0..3 {
+            let stats = run_planted(seed, sc, Plant::none()).unwrap_or_else(|f| panic!("{f}"));
+            equivocations += stats.equivocations;
+        }
+    }
+    assert!(equivocations > 0, "no twin pair ever equivocated");
+}
+
+/// `TwinsRounds7` (two twin pairs of seven validators) over
+/// `NODESIM_SEEDS` seeds (default 20): 198 of 200 pass; 2 (seeds 81 and
+/// 103) exceed the liveness bound after heal, the timeout back-off of
+/// rounds the schedule stalled outliving the heal (docs/DECISIONS.md,
+/// "Twins on the production node"). Run it with `-- --ignored`.
+#[test]
+#[ignore = "known liveness weakness: the back-off of stalled rounds can outlive the heal"]
+fn twins_rounds7_heals_within_the_bound() {
+    let seeds = env_u64("NODESIM_SEEDS").unwrap_or(20);
+    let (failures, _) = campaign(0, seeds, Some(Scenario::TwinsRounds7));
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed (see above)",
+        failures.len()
+    );
+}
+
 /// A planted bug: its name for `NODESIM_BUG`, how to plant it, the
 /// scenarios its hunt interleaves, the seeds the hunt may use (about twice
 /// what 99% of hunts need, as `planted_node_bug_stats` measures: figures in
@@ -296,6 +332,17 @@ const BUGS: &[Bug] = &[
         plant: || Plant::consensus(|c| c.plant_bug(PlantedBug::VoteTwice)),
         hunt: &[Scenario::Byzantine4, Scenario::Faults7],
         budget: 20,
+        shows: unsafe_,
+    },
+    // The same bug with no Byzantine code to provoke it: the two proposals
+    // of a round come from a twin pair split by the Twins schedule, and
+    // the honest cores, bug planted, vote for both.
+    Bug {
+        name: "b-twins",
+        plant: || Plant::consensus(|c| c.plant_bug(PlantedBug::VoteTwice)),
+        hunt: &[Scenario::TwinsRounds4],
+        // Every one of 16 measured seeds shows it (docs/BENCH.md).
+        budget: 10,
         shows: unsafe_,
     },
     Bug {
@@ -390,6 +437,13 @@ fn finds_planted_bug_voting_without_lock() {
 #[test]
 fn finds_planted_bug_voting_twice() {
     hunt("b");
+}
+
+/// Consensus bug b found by the Twins schedule alone (no Byzantine
+/// validator): voting twice in a round, on `TwinsRounds4`.
+#[test]
+fn finds_planted_bug_voting_twice_on_twins() {
+    hunt("b-twins");
 }
 
 /// Consensus bug c: committing on a 1-chain.

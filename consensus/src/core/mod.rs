@@ -282,6 +282,18 @@ impl Consensus {
     /// The leader of `round` for a block extending `parent` (see
     /// [`crate::leader`]); `None` if `parent` is not in the tree.
     pub fn leader_after(&self, round: Round, parent: &Hash) -> Option<u16> {
+        let recent = self.ancestry_signers(parent)?;
+        Some(leader::elect(
+            &self.config.committee.validators,
+            round,
+            &recent,
+        ))
+    }
+
+    /// The [`Signers`] of `parent` and its ancestors, nearest first (at
+    /// least [`leader::WINDOW`] where the chain is that long); `None` if
+    /// `parent` is not in the tree.
+    fn ancestry_signers(&self, parent: &Hash) -> Option<Vec<Signers>> {
         let mut recent: Vec<Signers> = Vec::with_capacity(leader::WINDOW);
         let mut cursor = *parent;
         let root = self.tree.root().hash();
@@ -291,9 +303,45 @@ impl Consensus {
             cursor = block.header.parent_hash;
         }
         recent.extend(self.committed_signers.iter().cloned());
+        Some(recent)
+    }
+
+    /// The leader of the current round, for a proposal extending our high
+    /// QC (the block a proposal of this round is checked against); `None`
+    /// if we lack that QC's block.
+    pub fn leader(&self) -> Option<u16> {
+        self.leader_of(self.pacemaker.round(), &self.safety.high_qc)
+    }
+
+    /// The leader of the next round after this round's block: the vote
+    /// collector, to whom this round's votes go and who forms its QC.
+    ///
+    /// Once we voted in this round, the recipient of that vote. Before, the
+    /// recipient of a vote for the block we would propose now: one
+    /// extending our high QC and, if that QC is not for the previous round,
+    /// carrying the previous round's TC (whose signers then count as active,
+    /// see [`crate::leader`]). A proposal extending another QC may send its
+    /// votes elsewhere. `None` if we lack the high QC's block.
+    pub fn next_leader(&self) -> Option<u16> {
+        let round = self.pacemaker.round();
+        if let Some(vote) = self.safety.last_vote.as_ref().filter(|v| v.round == round) {
+            return Some(self.vote_recipient(vote));
+        }
+        let justify = &self.safety.high_qc;
+        let tc = if justify.round.next() == round {
+            None
+        } else {
+            self.pacemaker.tc_for_previous_round()
+        };
+        let own = Signers {
+            qc: justify.signatures.iter().map(|(i, _)| *i).collect(),
+            tc: tc.map(|tc| tc.signatures.iter().map(|(i, _, _)| *i).collect()),
+        };
+        let mut recent = vec![own];
+        recent.extend(self.ancestry_signers(&justify.block_hash)?);
         Some(leader::elect(
             &self.config.committee.validators,
-            round,
+            round.next(),
             &recent,
         ))
     }

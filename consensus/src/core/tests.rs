@@ -1,6 +1,6 @@
 //! Core tests: a lock-step network of four cores, and proposal checks case by case.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use cairn_ledger::{Block, BlockHeader, Hash, Height, Proposal, Round};
 
@@ -22,6 +22,31 @@ struct Net {
     reverse_broadcasts: bool,
     /// Every vote of this round is lost.
     lose_votes_of: Option<Round>,
+    /// Records each core's `next_leader()` against where its votes go.
+    next_leaders: Option<NextLeaders>,
+}
+
+/// `Consensus::next_leader()` as each core reported it, and the votes sent.
+#[derive(Default)]
+struct NextLeaders {
+    /// (validator, round) -> (its next leader when it entered the round
+    /// before voting, whether it entered by a TC).
+    predicted: BTreeMap<(usize, Round), (Option<u16>, bool)>,
+    /// Every vote sent.
+    votes: Vec<SentVote>,
+}
+
+/// A vote a core sent, and what `next_leader()` said about it.
+struct SentVote {
+    validator: usize,
+    round: Round,
+    to: u16,
+    /// Predicted on entering the round, before voting.
+    predicted: Option<u16>,
+    /// Whether the core entered the round by a TC.
+    by_tc: bool,
+    /// Right after voting.
+    after: Option<u16>,
 }
 
 impl Net {
@@ -37,6 +62,7 @@ impl Net {
             crash: None,
             reverse_broadcasts: false,
             lose_votes_of: None,
+            next_leaders: None,
         }
     }
 
@@ -759,7 +785,12 @@ impl Net {
             if !live.contains(&i) || crashed {
                 continue;
             }
-            for o in self.cores[i].handle(input) {
+            let before = self.cores[i].round();
+            let outputs = self.cores[i].handle(input);
+            if let Some(rec) = &mut self.next_leaders {
+                rec.record(i, before, &self.cores[i], &outputs);
+            }
+            for o in outputs {
                 self.outputs[i].push(o.clone());
                 match o {
                     Output::Broadcast(m) => {
@@ -796,6 +827,100 @@ impl Net {
         }
         false
     }
+}
+
+impl NextLeaders {
+    /// After core `i` (in round `before` until now) produced `outputs`.
+    fn record(&mut self, i: usize, before: Round, core: &Consensus, outputs: &[Output]) {
+        let round = core.round();
+        let voted = core.safety_data().last_voted_round >= round;
+        if round != before && !voted {
+            let by_tc = core.high_qc().round.next() != round;
+            self.predicted
+                .insert((i, round), (core.next_leader(), by_tc));
+        }
+        for o in outputs {
+            if let Output::SendVote { to, vote } = o {
+                let (predicted, by_tc) = self
+                    .predicted
+                    .get(&(i, vote.round))
+                    .copied()
+                    .unwrap_or((None, false));
+                let after = (vote.round == round).then(|| core.next_leader()).flatten();
+                self.votes.push(SentVote {
+                    validator: i,
+                    round: vote.round,
+                    to: *to,
+                    predicted,
+                    by_tc,
+                    after,
+                });
+            }
+        }
+    }
+}
+
+/// `next_leader()` names the validator this round's votes go to: before a
+/// core votes (entering the round, for the block it would propose, a TC's
+/// signers counting after a timeout) and after. Validator 3 runs, its votes
+/// in the QCs, then crashes: the round whose votes go to it times out, and
+/// the round entered by that TC elects its next leader among the TC's
+/// signers only (the older QCs, which 3 signed, predate it). Leader
+/// reputation then keeps votes away from plain rotation. A `next_leader`
+/// answering with the current leader, plain rotation, or reputation without
+/// the TC names another validator for some vote. Several crash points, so
+/// that rounds of every residue follow a crash.
+#[test]
+fn next_leader_is_where_the_votes_for_the_next_proposal_go() {
+    let (committee, _, _) = testutil::committee(4);
+    let vals = &committee.validators;
+    let (mut predicted, mut off_rotation, mut after_tc) = (0, 0, 0);
+    for crash_at in [20, 21, 22, 23] {
+        let mut net = Net::new(4);
+        net.crash = Some((3, crash_at));
+        net.reverse_broadcasts = true; // 3's votes reach QCs: it is active
+        net.next_leaders = Some(NextLeaders::default());
+        let live = [0usize, 1, 2];
+        let mut queue: VecDeque<(usize, Input)> = start_all(4, true).into();
+        for _ in 0..1_000 {
+            if net.commits[0].len() >= crash_at + 30 {
+                break;
+            }
+            if net.run_queue(&mut queue, &[0, 1, 2, 3], 100) {
+                // Stuck: every live validator's timer fires.
+                let round = live.iter().map(|&i| net.cores[i].round()).max().unwrap();
+                queue.extend(live.iter().map(|&i| (i, Input::Timer { round })));
+            }
+        }
+        assert!(
+            net.commits[0].len() >= crash_at + 30,
+            "the live validators commit past the crash"
+        );
+        let rec = net.next_leaders.take().unwrap();
+        for v in &rec.votes {
+            let (i, round, to) = (v.validator, v.round, v.to);
+            if let Some(before) = v.predicted {
+                assert_eq!(
+                    before, to,
+                    "crash at {crash_at}: validator {i}, round {round}: next_leader() on entering the round"
+                );
+                predicted += 1;
+                after_tc += usize::from(v.by_tc);
+            }
+            if let Some(after) = v.after {
+                assert_eq!(
+                    after, to,
+                    "crash at {crash_at}: validator {i}, round {round}: after voting"
+                );
+            }
+            off_rotation += usize::from(to != vals.leader(round.next()));
+        }
+    }
+    assert!(
+        predicted >= 20 && off_rotation >= 5 && after_tc >= 4,
+        "too few telling votes: {predicted} predicted, {off_rotation} off plain rotation, \
+         {after_tc} after a TC"
+    );
 }
 
 /// The last QC of an idle chain is held only by the leader that formed it.

@@ -53,6 +53,13 @@ pub struct NodeStatus {
     pub syncing: bool,
     /// Connected peers.
     pub peers: u32,
+    /// The validator index of the current round's leader, for a proposal
+    /// extending the node's high QC (`None`: it lacks that QC's block).
+    pub leader: Option<u16>,
+    /// The validator index of the next round's leader after this round's
+    /// block: the vote collector, to whom this round's votes go
+    /// (`cairn_consensus::Consensus::next_leader`).
+    pub next_leader: Option<u16>,
 }
 
 /// Most peers' consensus messages held for the core while it is paused.
@@ -503,6 +510,8 @@ impl Driver {
             round: self.core.round(),
             syncing: self.sync.is_some(),
             peers: self.net.connected_peers().len() as u32,
+            leader: self.core.leader(),
+            next_leader: self.core.next_leader(),
         };
         self.metrics.round.set(self.core.round().0 as i64);
         self.status.send_replace(status);

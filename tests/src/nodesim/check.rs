@@ -26,7 +26,8 @@ const IDLE_AFTER: Duration = Duration::from_secs(3);
 /// within this long (the faults issue: it was seconds per block).
 const QUORUM_SIDE_LATENCY: Duration = Duration::from_millis(2_500);
 
-/// The longest stall `byzantine` Byzantine validators can force on a
+/// The longest stall `byzantine` Byzantine validators (or twin pairs, see
+/// `Scenario::faulty`) can force on a
 /// chain with this round timeout, while following the protocol's timing.
 ///
 /// A Byzantine validator that is the vote collector of round `r` (the
@@ -68,8 +69,8 @@ pub fn finish(
     let mut v = sh.observer.violations();
     crash_policy(sh, expect_stop, &mut v);
     let latencies = transfers(sh, load, &mut v);
-    // Byzantine nodes are held to nothing.
-    let honest: Vec<&SimNode> = nodes.iter().filter(|n| n.byzantine.is_none()).collect();
+    // Byzantine nodes and twins are held to nothing.
+    let honest: Vec<&SimNode> = nodes.iter().filter(|n| n.held_to_rules()).collect();
     stores_agree(&honest, sh.observer.last_tx_height(), &mut v);
     audit_stores(sh, &honest, &mut v);
     prompt_after_heal(sh, load, healed_at, healed_bound, &mut v);
@@ -99,6 +100,7 @@ pub fn finish(
             .filter_map(|n| n.byzantine.as_ref())
             .map(|b| b.lock().sent())
             .sum(),
+        equivocations: sh.observer.equivocations(),
         chain: sh.observer.chain_digest(),
         // Counted by the run, which fills them in.
         aimed_crashes: 0,

@@ -8,7 +8,11 @@
 //! commit. Everything random comes from the seed, so a seed replays exactly.
 //! In the Byzantine scenarios some validators run the shared adversary
 //! (`crate::adversary`) between their driver and the network (`byzantine`);
-//! the checks hold the honest nodes only.
+//! the checks hold the honest nodes only. In the Twins scenarios some
+//! validators run as two nodes with one key and one peer id, both honest
+//! drivers (node `validators + k` is the twin of the `k`-th twinned
+//! validator); the network routes by node (`net`), a scheduler partitions it
+//! round by round (`twins`), and the checks hold neither node of a pair.
 //!
 //! Tokio's paused clock on a current-thread runtime was chosen over turmoil
 //! and madsim (docs/DECISIONS.md): the node's only outside interfaces are its
@@ -24,6 +28,7 @@ mod net;
 mod node;
 mod observe;
 pub mod scenario;
+mod twins;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +78,9 @@ pub struct Stats {
     /// Digest of the committed chain (`Observer::chain_digest`): a seed
     /// replays exactly when two runs agree on it.
     pub chain: cairn_ledger::Hash,
+    /// Votes and proposals of twin pairs that conflict with one the pair
+    /// signed before in the same round (see `observe`).
+    pub equivocations: u64,
 }
 
 /// A failed run: replay it with `NODESIM_SEED=<seed> NODESIM_SCENARIO=<scenario>`.
@@ -220,7 +228,7 @@ impl World {
         let round_timeout = Duration::from_millis(w.sh.round_timeout_ms);
         // Byzantine validators may stall the chain this long on calm links:
         // the run goes on long enough for the load to drain after it.
-        let stall = check::byzantine_stall(scenario.byzantine(), round_timeout);
+        let stall = check::byzantine_stall(scenario.faulty(), round_timeout);
         let mut timing = Timing::standard();
         timing.end_ms += stall.as_millis() as u64;
         let plan = scenario.plan(&mut w.rng, &timing);
@@ -251,6 +259,20 @@ impl World {
             at(timing.load_until_ms),
             at(timing.end_ms),
         ));
+        if let Some(knobs) = scenario.twins_rounds() {
+            // Its faults are the schedule's: the plan only heals at the end.
+            debug_assert!(plan.iter().all(|(_, f)| matches!(f, Fault::HealAll)));
+            let rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a1e_5c4e);
+            twins::Schedule::new(seed, knobs, w.nodes.len(), rng)
+                .run(
+                    &w.nodes,
+                    &w.sh.net,
+                    &w.sh.state.committee.validators,
+                    round_timeout,
+                    at(timing.chaos_ms),
+                )
+                .await;
+        }
         let (crash_tx, mut crash_rx) = tokio::sync::mpsc::channel(4);
         if scenario.crash_after_send() > 0.0 {
             w.sh.net.crash_after_send(Some(CrashAfterSend {
@@ -300,7 +322,7 @@ impl World {
             &l,
             isolation,
             at(timing.chaos_ms),
-            check::healed_latency(scenario.byzantine(), round_timeout),
+            check::healed_latency(scenario.faulty(), round_timeout),
             expect_stop,
         )
         .map(|stats| Stats {
@@ -346,28 +368,42 @@ impl World {
             .iter()
             .map(|k| peer_id_of(&k.address()).unwrap_or_else(|| panic!("a peer id")))
             .collect();
+        let twinned = twins::pick(seed, n, scenario.twin_pairs(), &byzantine);
+        // Node i holds validator `validator_of[i]`'s key: a twin's after the n.
+        let validator_of: Vec<usize> = (0..n).chain(twinned.iter().copied()).collect();
+        let is_twin = |v: usize| twinned.contains(&v);
         let observer = Arc::new(Observer::new(
-            (0..n).map(|i| !byzantine.contains(&i)).collect(),
+            validator_of
+                .iter()
+                .map(|&v| !byzantine.contains(&v) && !is_twin(v))
+                .collect(),
+            validator_of
+                .iter()
+                .map(|&v| is_twin(v).then_some(v as u16))
+                .collect(),
             state.committee.clone(),
         ));
         let net_rng = ChaCha8Rng::seed_from_u64(rand::Rng::gen(&mut rng));
         let net = Net::new(
             chain,
-            peers.clone(),
+            validator_of.iter().map(|&v| peers[v]).collect(),
             scenario.links(),
             net_rng,
             observer.clone(),
         );
-        let mut nodes: Vec<SimNode> = validator_keys
+        let mut nodes: Vec<SimNode> = validator_of
             .iter()
             .enumerate()
-            .map(|(i, k)| {
-                SimNode::new(
+            .map(|(i, &v)| {
+                let mut node = SimNode::new(
                     i,
-                    k.secret().clone(),
-                    peers[i],
+                    v,
+                    validator_keys[v].secret().clone(),
+                    peers[v],
                     dir.join(format!("node{i}")),
-                )
+                );
+                node.twin = is_twin(v);
+                node
             })
             .collect();
         let start = tokio::time::Instant::now();
@@ -421,14 +457,19 @@ impl World {
 
     /// Makes node `i`'s mempool reachable to clients while it is up. A
     /// Byzantine node never is: its acknowledgement would be worthless (it
-    /// could drop what it admits), so clients submit to honest nodes only.
+    /// could drop what it admits), so clients submit to honest nodes only;
+    /// nor is either node of a twin pair (a client knows one node per
+    /// validator, and the checks hold twins to nothing).
     fn publish_endpoint(&self, i: usize) {
-        let up = self.nodes[i]
+        let mut endpoints = self.endpoints.lock();
+        let Some(slot) = endpoints.get_mut(i) else {
+            return; // a twin's second node: no client knows it
+        };
+        *slot = self.nodes[i]
             .up
             .as_ref()
-            .filter(|_| self.nodes[i].byzantine.is_none())
+            .filter(|_| self.nodes[i].held_to_rules())
             .map(|u| (u.mempool.clone(), u.store.clone()));
-        self.endpoints.lock()[i] = up;
     }
 
     async fn apply(&mut self, scenario: Scenario, fault: Fault) {

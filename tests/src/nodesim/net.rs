@@ -6,9 +6,12 @@
 //! - gossip goes to every connected node once per message id (gossipsub's
 //!   seen cache), and a node publishing bytes it published before is refused
 //!   (gossipsub's duplicate-publish rule: re-sent identical timeouts are dropped);
-//! - requests go to one node and their answer comes back, or the requester
-//!   gets a timeout after `request_timeout`; a consensus message sent directly
-//!   arrives as `NetworkEvent::Direct`;
+//! - nodes are addressed by node index, not peer id: the two nodes of a twin
+//!   pair hold one peer id. A request goes to one connected node holding the
+//!   peer id and its answer comes back, or the requester gets a timeout
+//!   after `request_timeout`; a consensus message sent directly (a vote to
+//!   the next leader) reaches every connected node holding it, arriving as
+//!   `NetworkEvent::Direct`;
 //! - requests and responses travel encoded and are decoded on arrival, so the
 //!   wire codec is exercised as on a real network;
 //! - in the adversarial scenario the network is on the attacker's side: it
@@ -122,7 +125,8 @@ pub struct IsolateLeaders {
 pub struct Net(Arc<Mutex<NetState>>);
 
 impl Net {
-    /// A network for nodes with these peer ids.
+    /// A network for nodes with these peer ids (`peers[node]`; both nodes
+    /// of a twin pair hold one).
     pub fn new(
         chain: ChainId,
         peers: Vec<PeerId>,
@@ -329,7 +333,15 @@ impl Net {
             s.observer.sent(from, m, || s.durable(from));
             s.maybe_crash_after(from, m);
         }
-        let target = s.ports.iter().position(|p| p.peer == peer);
+        // Every node holding the peer id but the sender: one, or a twin pair.
+        let holders: Vec<usize> = (0..s.ports.len())
+            .filter(|&i| i != from && s.ports[i].peer == peer)
+            .collect();
+        if let Request::Consensus(message) = request {
+            drop(s);
+            return self.direct(from, (peer, &holders), message, reply);
+        }
+        let target = s.one_of(from, &holders);
         let delays = match target {
             Some(to) if s.connected(from, to) => s.delays(),
             _ => Vec::new(),
@@ -342,10 +354,7 @@ impl Net {
         let (Some(to), Some(&there)) = (target, delays.first()) else {
             // Unreachable or lost: the requester's timeout answers.
             if let Some(reply) = reply {
-                tokio::spawn(async move {
-                    tokio::time::sleep(REQUEST_TIMEOUT).await;
-                    let _ = reply.send(Err(NetError::Timeout { peer }));
-                });
+                time_out(reply, peer);
             }
             return;
         };
@@ -356,13 +365,7 @@ impl Net {
             let Ok(request) = Request::decode(&bytes, &chain) else {
                 return;
             };
-            let answer = match request {
-                Request::Consensus(message) => {
-                    net.deliver_direct(to, inc, source, message);
-                    return;
-                }
-                other => net.ask(to, inc, source, other).await,
-            };
+            let answer = net.ask(to, inc, source, request).await;
             let Some(reply) = reply else { return };
             let result = match (answer, back.first()) {
                 (Some(resp), Some(&d)) => {
@@ -384,6 +387,50 @@ impl Net {
             };
             let _ = reply.send(result);
         });
+    }
+
+    /// A consensus message node `from` sent directly to a peer id: it
+    /// reaches every connected node holding it (`holders`: both nodes of a
+    /// twin pair), each
+    /// copy encoded and decoded on the way.
+    fn direct(
+        &self,
+        from: usize,
+        (peer, holders): (PeerId, &[usize]),
+        message: Message,
+        reply: Option<Reply>,
+    ) {
+        let mut s = self.0.lock();
+        let mut trips = Vec::new();
+        for &to in holders {
+            if s.connected(from, to) {
+                if let Some(&there) = s.delays().first() {
+                    trips.push((to, s.ports[to].incarnation, there));
+                }
+            }
+        }
+        // Drawn as for any request (an answer's delay), so that runs
+        // without twins draw the same numbers as before twins existed.
+        let _back = s.delays();
+        let source = s.ports[from].peer;
+        let chain = s.chain.clone();
+        drop(s);
+        if trips.is_empty() {
+            if let Some(reply) = reply {
+                time_out(reply, peer);
+            }
+            return;
+        }
+        let bytes = Request::Consensus(message).to_bytes();
+        for (to, inc, there) in trips {
+            let (net, bytes, chain) = (self.clone(), bytes.clone(), chain.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(there).await;
+                if let Ok(Request::Consensus(message)) = Request::decode(&bytes, &chain) {
+                    net.deliver_direct(to, inc, source, message);
+                }
+            });
+        }
     }
 
     fn deliver_direct(&self, to: usize, inc: u64, source: PeerId, message: Message) {
@@ -419,6 +466,14 @@ impl Net {
     }
 }
 
+/// Answers a request nobody received with the requester's timeout.
+fn time_out(reply: Reply, peer: PeerId) {
+    tokio::spawn(async move {
+        tokio::time::sleep(REQUEST_TIMEOUT).await;
+        let _ = reply.send(Err(NetError::Timeout { peer }));
+    });
+}
+
 impl NetState {
     /// Maybe names honest node `from`, which just sent `m`, for a crash.
     fn maybe_crash_after(&mut self, from: usize, m: &Message) {
@@ -431,6 +486,23 @@ impl NetState {
         {
             // Full: a crash is already pending for someone; skip this one.
             let _ = knobs.crash.try_send(from);
+        }
+    }
+
+    /// Which of `holders` (the nodes holding a peer id) a request from
+    /// `from` goes to: a connected one, drawn at random if both nodes of a
+    /// twin pair are (libp2p holds one connection per peer id); else the
+    /// first, which then does not answer.
+    fn one_of(&mut self, from: usize, holders: &[usize]) -> Option<usize> {
+        let connected: Vec<usize> = holders
+            .iter()
+            .copied()
+            .filter(|&to| self.connected(from, to))
+            .collect();
+        match connected.len() {
+            0 => holders.first().copied(),
+            1 => Some(connected[0]),
+            k => Some(connected[self.rng.gen_range(0..k)]),
         }
     }
 
@@ -461,14 +533,19 @@ impl NetState {
         d.into_iter().map(Duration::from_millis).collect()
     }
 
-    /// Tells every running node which peers it is connected to.
+    /// Tells every running node which peers it is connected to: each peer
+    /// id once, never its own (a twin does not see its pair as a peer).
     fn refresh_peers(&self) {
         for (i, port) in self.ports.iter().enumerate() {
             if let Some(peers) = &port.peers {
-                let list = (0..self.ports.len())
-                    .filter(|j| *j != i && self.connected(i, *j))
-                    .map(|j| self.ports[j].peer)
-                    .collect();
+                let mut list: Vec<PeerId> = Vec::new();
+                for j in 0..self.ports.len() {
+                    let peer = self.ports[j].peer;
+                    if j != i && peer != port.peer && self.connected(i, j) && !list.contains(&peer)
+                    {
+                        list.push(peer);
+                    }
+                }
                 peers.set(list);
             }
         }

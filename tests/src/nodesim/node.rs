@@ -55,16 +55,21 @@ pub struct Up {
     pub store: Arc<Store>,
     /// Its mempool.
     pub mempool: Arc<Mempool>,
-    /// Kept so the driver's status channel stays open, as the RPC server
-    /// keeps it in production.
-    pub _status: watch::Receiver<NodeStatus>,
+    /// The driver's published status (round, leaders), which the RPC
+    /// server reads in production; the Twins scheduler reads it here.
+    pub status: watch::Receiver<NodeStatus>,
 }
 
 /// A validator of the simulation.
 #[derive(Debug)]
 pub struct SimNode {
-    /// Validator index (= node index).
+    /// Node index: the validator's below the validator count, a twin's after.
     pub index: usize,
+    /// Validator index (of the key it holds): the node index, but for a
+    /// twin, the index of the validator it is the twin of.
+    pub validator: usize,
+    /// One of the two nodes of a twin pair (both hold one key).
+    pub twin: bool,
     key: SecretKey,
     /// Its libp2p identity.
     pub peer: PeerId,
@@ -81,10 +86,18 @@ pub struct SimNode {
 }
 
 impl SimNode {
-    /// A node with its data in `dir` (not started).
-    pub fn new(index: usize, key: SecretKey, peer: PeerId, dir: PathBuf) -> SimNode {
+    /// Node `index`, validator `validator`, with its data in `dir` (not started).
+    pub fn new(
+        index: usize,
+        validator: usize,
+        key: SecretKey,
+        peer: PeerId,
+        dir: PathBuf,
+    ) -> SimNode {
         SimNode {
             index,
+            validator,
+            twin: false,
             key,
             peer,
             dir,
@@ -93,6 +106,12 @@ impl SimNode {
             last_store: None,
             byzantine: None,
         }
+    }
+
+    /// Whether the checks hold this node to the protocol's rules: not a
+    /// Byzantine node, nor a twin (a pair equivocates by construction).
+    pub fn held_to_rules(&self) -> bool {
+        self.byzantine.is_none() && !self.twin
     }
 
     /// Starts the node (first start or restart after a crash); its tasks
@@ -200,7 +219,7 @@ impl SimNode {
             env,
             store,
             mempool,
-            _status: status_rx,
+            status: status_rx,
         });
     }
 

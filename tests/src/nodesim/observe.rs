@@ -18,9 +18,12 @@
 //!   votes, from its durable safety data); a commit of an ancestor is
 //!   justified by the 2-chain commit that follows it;
 //! - when each transaction first committed, and each node's last commit (for
-//!   the latency and stall checks at the end of a run).
+//!   the latency and stall checks at the end of a run);
+//! - the equivocations of twin pairs (held to no rule): two different votes
+//!   or proposals for one round under one validator key, counted so a test
+//!   can show the twins really equivocated.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cairn_consensus::{Message, SafetyData};
 use cairn_driver::CommittedBlock;
@@ -36,6 +39,9 @@ use crate::oracle::{Certificates, CommitOracle};
 #[derive(Debug)]
 pub struct Observer {
     honest: Vec<bool>,
+    /// Per node: the validator whose key it holds, if it is one of a twin pair.
+    twins: Vec<Option<u16>>,
+    committee: Committee,
     inner: Mutex<Seen>,
 }
 
@@ -62,15 +68,23 @@ struct Seen {
     busy: Vec<Instant>,
     /// Drivers that stopped by themselves: (node, why).
     stops: Vec<(usize, String)>,
+    /// What twin pairs signed: (validator, round, is a vote) -> the votes'
+    /// or proposals' block hashes.
+    twin_signed: BTreeMap<(u16, Round, bool), BTreeSet<Hash>>,
+    /// Twin messages that conflict with one signed before in their round.
+    equivocations: u64,
     violations: Vec<String>,
 }
 
 impl Observer {
-    /// An observer of validators `committee`; `honest[v]` says whether
-    /// node `v` is held to the rules.
-    pub fn new(honest: Vec<bool>, committee: Committee) -> Observer {
+    /// An observer of validators `committee`; `honest[i]` says whether
+    /// node `i` is held to the rules, `twins[i]` whose key it holds if it
+    /// is one of a twin pair.
+    pub fn new(honest: Vec<bool>, twins: Vec<Option<u16>>, committee: Committee) -> Observer {
         Observer {
             honest,
+            twins,
+            committee: committee.clone(),
             inner: Mutex::new(Seen {
                 oracle: CommitOracle::new(committee.clone()),
                 certificates: Certificates::new(committee),
@@ -84,6 +98,8 @@ impl Observer {
                 last_tx_height: Height::default(),
                 busy: Vec::new(),
                 stops: Vec::new(),
+                twin_signed: BTreeMap::new(),
+                equivocations: 0,
                 violations: Vec::new(),
             }),
         }
@@ -100,6 +116,9 @@ impl Observer {
         let honest = self.is_honest(from);
         let mut s = self.inner.lock();
         s.see(m);
+        if let Some(v) = self.twins.get(from).copied().flatten() {
+            self.twin_sent(&mut s, v, m);
+        }
         if !honest {
             return;
         }
@@ -156,6 +175,32 @@ impl Observer {
             }
             Message::TimeoutCertificate(_) => {}
         }
+    }
+
+    /// A node of validator `v`'s twin pair sent `m`: counts it if it
+    /// conflicts with what the pair signed before in that round (messages
+    /// it relays, signed by others, do not count).
+    fn twin_sent(&self, s: &mut Seen, v: u16, m: &Message) {
+        let (round, hash, vote) = match m {
+            Message::Vote(vote) if vote.signer == v => (vote.round, vote.block_hash, true),
+            Message::Proposal(p)
+                if self.committee.validators.get(v).map(|x| x.address)
+                    == Some(p.block.header.proposer) =>
+            {
+                (p.block.header.round, p.block.hash(), false)
+            }
+            _ => return,
+        };
+        let signed = s.twin_signed.entry((v, round, vote)).or_default();
+        if signed.insert(hash) && signed.len() > 1 {
+            s.equivocations += 1;
+        }
+    }
+
+    /// Twin messages seen that conflict with one their pair signed before
+    /// in the same round (two votes, or two proposals).
+    pub fn equivocations(&self) -> u64 {
+        self.inner.lock().equivocations
     }
 
     /// Node `node` committed `c` (ignored for a node not held to the rules);
